@@ -1,0 +1,41 @@
+"""zoo: a plugin-based model zoo for PyTorch autoencoders and GANs.
+
+>>> import zoo
+>>> zoo.list_models()                      # every installed architecture
+>>> model = zoo.create("dense-ae", latent_dim=32)
+>>> zoo.save(model, "runs/ae")
+>>> zoo.load("runs/ae")
+"""
+
+from zoo import errors
+from zoo._api import create, info, list_models, load, save
+from zoo._config import ModelConfig
+from zoo._protocols import Autoencoder, Decoder, Discriminator, Encoder, Generator
+from zoo._registry import register_plugin, reload_registry, unregister_plugin
+from zoo._specs import Data, DatasetSpec, ModelSpec
+from zoo.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Autoencoder",
+    "Data",
+    "DatasetSpec",
+    "Decoder",
+    "Discriminator",
+    "Encoder",
+    "Generator",
+    "ModelConfig",
+    "ModelSpec",
+    "__version__",
+    "create",
+    "errors",
+    "hookimpl",
+    "info",
+    "list_models",
+    "load",
+    "register_plugin",
+    "reload_registry",
+    "save",
+    "unregister_plugin",
+]

@@ -1,0 +1,75 @@
+"""The pydantic base class every model config derives from."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Self
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+from zoo.errors import ConfigError
+
+# A hostile config.json must not make the process allocate gigabytes: 64M float32 parameters is 256 MB.
+MAX_PARAMETERS = 64_000_000
+# Largest single dimension (layer width, latent size, flattened input) any first-party config accepts.
+MAX_WIDTH = 16_384
+
+
+class ModelConfig(BaseModel):
+    """Frozen, strict base for model configs.
+
+    Subclasses declare bounded fields (``Field(ge=1, le=...)``) and may override
+    :meth:`parameter_count` so that the parameter budget is enforced before anything is allocated.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, validate_default=True)
+
+    max_parameters: ClassVar[int] = MAX_PARAMETERS
+
+    def parameter_count(self) -> int:
+        """Number of parameters the model built from this config holds (0 when unknown)."""
+        return 0
+
+    @pydantic.model_validator(mode="after")
+    def _check_parameter_budget(self) -> Self:
+        count = self.parameter_count()
+        if count > self.max_parameters:
+            raise ValueError(
+                f"this config describes {count:,} parameters, above the limit of {self.max_parameters:,}; "
+                "reduce the layer sizes"
+            )
+        return self
+
+
+def validate_config(config_cls: type[BaseModel], data: Any, *, where: str) -> Any:
+    """Validate ``data`` (a mapping, or a JSON string) against ``config_cls``, raising ConfigError."""
+    try:
+        if isinstance(data, str | bytes):
+            return config_cls.model_validate_json(data)
+        return config_cls.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}"
+            + (f" (got {err['input']!r})" if err["type"] != "missing" and _short(err.get("input")) else "")
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid {config_cls.__name__} in {where}: {problems}. "
+            f"Run `zoo info` on the architecture to see the accepted fields and ranges."
+        ) from None
+
+
+def _short(value: Any) -> bool:
+    try:
+        return len(json.dumps(value, default=str)) <= 80
+    except (TypeError, ValueError):
+        return False
+
+
+def config_with_overrides(config_cls: type[BaseModel], base: BaseModel | None, overrides: dict[str, Any], *,
+                          where: str) -> Any:
+    """A new validated config: ``base`` (or defaults) with ``overrides`` applied."""
+    data = base.model_dump(mode="json") if base is not None else {}
+    data.update(overrides)
+    return validate_config(config_cls, data, where=where)

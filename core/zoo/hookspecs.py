@@ -1,0 +1,71 @@
+"""The whole plugin contract: every hook zoo calls, with its signature and meaning.
+
+A plugin is a module (or object) with functions decorated by :data:`zoo.hookimpl`, published under the
+entry-point group ``zoo.plugins``::
+
+    # pyproject.toml
+    [project.entry-points."zoo.plugins"]
+    acme = "acme_zoo.plugin"
+
+    # acme_zoo/plugin.py
+    import zoo
+
+    @zoo.hookimpl
+    def zoo_models():
+        return [zoo.ModelSpec(name="acme-ae", config=AcmeConfig, build=AcmeAE, kind="autoencoder")]
+
+zoo calls the hooks when the registry is first used, never at import time. A hook that raises marks its
+plugin as broken (``zoo plugins`` shows the error) without affecting other plugins, unless
+``ZOO_STRICT_PLUGINS=1`` is set. Implement only the hooks you need; each returns a list.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from zoo._specs import DatasetSpec, ModelSpec
+
+PROJECT_NAME = "zoo"
+ENTRY_POINT_GROUP = "zoo.plugins"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def zoo_models() -> list[ModelSpec]:
+    """Return the architectures this plugin provides, as :class:`zoo.ModelSpec` objects.
+
+    Names are global: the same name from two distributions makes that name unusable (an error naming both
+    providers) instead of one silently replacing the other.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def zoo_datasets() -> list[DatasetSpec]:
+    """Return datasets, as :class:`zoo.DatasetSpec` objects, usable with ``zoo train --data NAME``."""
+    raise NotImplementedError
+
+
+@hookspec
+def zoo_weights() -> list[Any]:
+    """Return pretrained weight entries (:class:`zoo.WeightsEntry`) named ``architecture.tag``.
+
+    A plugin's entries name a Hub repository and a pinned revision; their files are downloaded on first use
+    and checked against the sha256 recorded in the entry.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def zoo_callbacks(train_config: Any) -> list[Any]:
+    """Return trainer callbacks (:class:`zoo.train.Callback`) to attach to a training run.
+
+    Called once per run with its validated ``TrainConfig``; return an empty list to stay out of this run.
+    This is how a TensorBoard or W&B logger ships as its own package.
+    """
+    raise NotImplementedError

@@ -1,0 +1,177 @@
+"""Trainer callbacks: everything beyond the optimisation loop itself."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from zoo._protocols import Autoencoder, Generator
+
+if TYPE_CHECKING:
+    from zoo.train._trainer import Trainer
+
+logger = logging.getLogger("zoo.train")
+
+METRICS_NAME = "metrics.jsonl"
+
+
+class Callback:
+    """Base class: override the events you need. Only rank 0 runs callbacks that write files."""
+
+    def on_train_start(self, trainer: Trainer) -> None: ...
+
+    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        """After a logged step (every ``log_every`` steps) with that step's losses."""
+
+    def on_epoch_end(self, trainer: Trainer) -> None: ...
+
+    def on_checkpoint(self, trainer: Trainer, path: Path) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+class MetricsLog(Callback):
+    """Per-step losses in ``metrics.jsonl``; lines past a resumed step are dropped so the log stays exact."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._pending: list[str] = []
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        path = trainer.out / METRICS_NAME
+        self.records = []
+        if path.exists() and trainer.step > 0:
+            for line in path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    break  # a torn last line from a killed process
+                if record.get("step", 0) <= trainer.step:
+                    self.records.append(record)
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+
+    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        record = {"step": trainer.step, "epoch": trainer.epoch, **logs}
+        self.records.append(record)
+        self._pending.append(json.dumps(record) + "\n")
+
+    def flush(self, trainer: Trainer) -> None:
+        if self._pending:
+            with open(trainer.out / METRICS_NAME, "a") as fh:
+                fh.writelines(self._pending)
+            self._pending.clear()
+
+    def on_checkpoint(self, trainer: Trainer, path: Path) -> None:
+        self.flush(trainer)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        self.flush(trainer)
+
+
+class Progress(Callback):
+    """A tqdm bar with live losses on a terminal; plain log lines otherwise or when quiet."""
+
+    def __init__(self, *, quiet: bool = False, interval_s: float = 10.0) -> None:
+        self.quiet = quiet
+        self.interval_s = interval_s
+        self._bar: Any = None
+        self._last = 0.0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if not self.quiet and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True)
+        self._last = time.monotonic()
+        logger.info("training %s for %d steps (from step %d) into %s", trainer.name, trainer.total_steps,
+                    trainer.step, trainer.out)
+
+    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        text = " ".join(f"{k.split('/')[-1][:4] if '/' in k else k}={v:.4g}" for k, v in logs.items())
+        if self._bar is not None:
+            self._bar.n = trainer.step
+            self._bar.set_postfix_str(text, refresh=False)
+            self._bar.update(0)
+        elif not self.quiet and time.monotonic() - self._last >= self.interval_s:
+            self._last = time.monotonic()
+            logger.info("step %d/%d epoch %d %s", trainer.step, trainer.total_steps, trainer.epoch, text)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self._bar is not None:
+            self._bar.n = trainer.step
+            self._bar.close()
+
+
+class EarlyStopping(Callback):
+    """Stops when the first loss on the test split has not improved for ``patience`` epochs."""
+
+    def __init__(self, test_images: torch.Tensor, *, patience: int) -> None:
+        self.test_images = test_images
+        self.patience = patience
+        self.best = math.inf
+        self.bad_epochs = 0
+
+    def on_epoch_end(self, trainer: Trainer) -> None:
+        value = trainer.evaluate(self.test_images)
+        if value < self.best:
+            self.best, self.bad_epochs = value, 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= self.patience:
+                logger.info("early stopping at epoch %d: test loss %.5g, best %.5g", trainer.epoch, value, self.best)
+                trainer.should_stop = True
+
+
+def _pictures(model: torch.nn.Module, images: torch.Tensor, out: Path, stem: str) -> None:
+    from zoo import _images
+
+    with torch.no_grad():
+        if isinstance(model, Generator):
+            generator = torch.Generator(device=images.device).manual_seed(0)
+            _images.save_image_grid(model.sample(64, generator=generator).float().cpu(), out / f"{stem}samples.png",
+                                    nrow=8, scale=2)
+        if isinstance(model, Autoencoder):
+            originals = images[:16]
+            _images.reconstruction_grid(originals.cpu(), model(originals).float().cpu(),
+                                        out / f"{stem}reconstructions.png")
+
+
+class SampleSnapshots(Callback):
+    """Writes a sample (or reconstruction) grid to ``snapshots/`` every ``every`` steps."""
+
+    def __init__(self, images: torch.Tensor, *, every: int) -> None:
+        self.images = images
+        self.every = every
+
+    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        if trainer.step % self.every == 0:
+            model = trainer.model
+            was_training = model.training
+            model.eval()
+            _pictures(model, self.images, trainer.out / "snapshots", f"step-{trainer.step:08d}-")
+            model.train(was_training)
+
+
+class RunArtifacts(Callback):
+    """At the end: the loadable model (config.json + model.safetensors), picture grids and the loss curve."""
+
+    def __init__(self, images: torch.Tensor, metrics: MetricsLog) -> None:
+        self.images = images
+        self.metrics = metrics
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        import zoo
+        from zoo import _images
+
+        model = trainer.model.eval()
+        zoo.save(model, trainer.out)
+        _pictures(model, self.images, trainer.out, "")
+        if self.metrics.records:
+            _images.save_loss_curve(self.metrics.records, trainer.out / "loss_curve.png")

@@ -1,0 +1,179 @@
+"""Objectives: what a variant optimises. The trainer runs any of them without knowing the model.
+
+An objective names the networks it updates (each gets its own optimizer), in the order they are updated
+within one training step, and computes each network's loss on a batch. Third-party variants can use these or
+supply their own object with the same three methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from zoo._protocols import Autoencoder, is_gan
+from zoo.errors import TrainingError
+
+Logs = dict[str, Tensor]
+
+
+@runtime_checkable
+class Objective(Protocol):
+    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+        """``(network name, module whose parameters it updates, updates per step)``, in update order."""
+        ...
+
+    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
+        """The scalar loss to minimise for ``network`` on ``batch``, and detached tensors to log."""
+        ...
+
+    def after_update(self, model: nn.Module, network: str) -> None:
+        """Called after each optimizer step of ``network`` (e.g. to update an EMA copy)."""
+        ...
+
+
+def _reconstruction_loss(kind: str, output: Tensor, target: Tensor) -> Tensor:
+    if kind == "bce":
+        # Decoders end in a sigmoid; clamping keeps log() finite when an output saturates.
+        return F.binary_cross_entropy(output.clamp(1e-6, 1 - 1e-6), target)
+    return F.mse_loss(output, target)
+
+
+@dataclass
+class Reconstruction:
+    """Autoencoders: reconstruct the (optionally corrupted) input; MSE or binary cross-entropy."""
+
+    loss_kind: Literal["mse", "bce"] = "mse"
+    corruption: Callable[[Tensor], Tensor] | None = None
+
+    def __init__(self, loss: Literal["mse", "bce"] = "mse",
+                 corruption: Callable[[Tensor], Tensor] | None = None) -> None:
+        self.loss_kind = loss
+        self.corruption = corruption
+
+    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+        return [("model", model, 1)]
+
+    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
+        inputs = self.corruption(batch) if self.corruption is not None else batch
+        loss = _reconstruction_loss(self.loss_kind, model(inputs), batch)
+        return loss, {"loss": loss.detach()}
+
+    def after_update(self, model: nn.Module, network: str) -> None:
+        return None
+
+
+@dataclass
+class ELBO:
+    """Variational autoencoders: reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I))."""
+
+    beta: float = 1.0
+    reconstruction: Literal["bce", "mse"] = "bce"
+
+    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+        return [("model", model, 1)]
+
+    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
+        mean, logvar = model.encode_distribution(batch)  # (N, D) each
+        output = model.decode(model.reparameterize(mean, logvar))
+        pixels = batch[0].numel()
+        recon = _reconstruction_loss(self.reconstruction, output, batch) * pixels
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
+        loss = recon + self.beta * kl
+        return loss, {"loss": loss.detach(), "reconstruction": recon.detach(), "kl": kl.detach()}
+
+    def after_update(self, model: nn.Module, network: str) -> None:
+        return None
+
+
+AdversarialLoss = Literal["non-saturating", "hinge", "wasserstein-gp"]
+
+
+@dataclass
+class Adversarial:
+    """GANs: ``d_steps`` discriminator updates, then one generator update, per training step.
+
+    Losses: non-saturating cross-entropy, hinge, or Wasserstein; ``gp_weight`` > 0 adds a gradient penalty
+    on interpolates (WGAN-GP style; used by any loss). When the model has a ``generator_ema`` copy, it is
+    moved towards the generator after every generator update with ``ema_decay``.
+    """
+
+    loss_kind: AdversarialLoss = "non-saturating"
+    d_steps: int = 1
+    gp_weight: float = 0.0
+    ema_decay: float = 0.0
+
+    def __init__(self, loss: AdversarialLoss = "non-saturating", *, d_steps: int = 1, gp_weight: float = 10.0,
+                 ema_decay: float = 0.0) -> None:
+        self.loss_kind = loss
+        self.d_steps = d_steps
+        # The penalty belongs to Wasserstein training; other losses use it only when asked for explicitly.
+        self.gp_weight = gp_weight if loss == "wasserstein-gp" else 0.0
+        self.ema_decay = ema_decay
+
+    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+        return [("discriminator", model.discriminator, self.d_steps), ("generator", model.generator, 1)]
+
+    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
+        n = batch.shape[0]
+        if network == "discriminator":
+            with torch.no_grad():
+                fake = model.generator.sample(n)
+            real_logits, fake_logits = model.discriminator(batch), model.discriminator(fake)  # (N,), (N,)
+            if self.loss_kind == "non-saturating":
+                loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+            elif self.loss_kind == "hinge":
+                loss = F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+            else:
+                loss = fake_logits.mean() - real_logits.mean()
+            logs = {"loss/discriminator": loss.detach()}
+            if self.gp_weight > 0:
+                penalty = self._gradient_penalty(model.discriminator, batch, fake)
+                loss = loss + self.gp_weight * penalty
+                logs["gradient_penalty"] = penalty.detach()
+            return loss, logs
+        if network == "generator":
+            fake_logits = model.discriminator(model.generator.sample(n))
+            loss = F.softplus(-fake_logits).mean() if self.loss_kind == "non-saturating" else -fake_logits.mean()
+            return loss, {"loss/generator": loss.detach()}
+        raise TrainingError(f"Adversarial objective has no network {network!r}")
+
+    @staticmethod
+    def _gradient_penalty(discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
+        return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
+
+    def after_update(self, model: nn.Module, network: str) -> None:
+        ema = getattr(model, "generator_ema", None)
+        if network != "generator" or ema is None or self.ema_decay <= 0:
+            return
+        with torch.no_grad():
+            ema_params = list(ema.parameters()) + list(ema.buffers())
+            params = list(model.generator.parameters()) + list(model.generator.buffers())
+            floats = [(e, p) for e, p in zip(ema_params, params, strict=True) if e.is_floating_point()]
+            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1.0 - self.ema_decay)
+
+
+def objective_for(model: nn.Module, factory: Callable[[nn.Module], Objective] | None) -> Objective:
+    """The objective a variant names, or the one its protocols imply."""
+    if factory is not None:
+        objective = factory(model)
+    elif is_gan(model):
+        objective = Adversarial()
+    elif isinstance(model, Autoencoder):
+        objective = Reconstruction()
+    else:
+        raise TrainingError(
+            f"{type(model).__name__} names no objective and implements neither the Autoencoder protocol "
+            "(encode/decode/forward) nor the GAN one (.generator and .discriminator); give its ModelSpec an "
+            "`objective=`"
+        )
+    if not isinstance(objective, Objective):
+        raise TrainingError(f"{objective!r} lacks updates()/loss()/after_update(); see zoo.train.Objective")
+    return objective

@@ -1,0 +1,73 @@
+"""``zoo.train.train``: from a name (or model) and a TrainConfig to a finished run directory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from torch import nn
+
+from zoo._registry import get_registry
+from zoo.errors import ZooError
+from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
+from zoo.train._config import TrainConfig
+from zoo.train._distributed import Distributed
+from zoo.train._objectives import objective_for
+from zoo.train._trainer import RunResult, Trainer
+
+logger = logging.getLogger("zoo.train")
+
+
+def plugin_callbacks(config: TrainConfig) -> list[Callback]:
+    """Callbacks contributed by plugins' ``zoo_callbacks`` hook; a raising plugin is logged and skipped."""
+    registry = get_registry()
+    callbacks: list[Callback] = []
+    if registry.manager is None:
+        return callbacks
+    for impl in registry.manager.hook.zoo_callbacks.get_hookimpls():
+        try:
+            callbacks.extend(impl.function(train_config=config))
+        except Exception as exc:  # one plugin's logger must not stop a training run
+            logger.warning("plugin %r: zoo_callbacks() raised %s: %s; continuing without it", impl.plugin_name,
+                           type(exc).__name__, exc)
+    return callbacks
+
+
+def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: bool = False, quiet: bool = False,
+          callbacks: Sequence[Callback] = (), **model_overrides: Any) -> RunResult:
+    """Train ``model`` (a zoo model, or an architecture name built with ``model_overrides``) per ``config``."""
+    import zoo
+    from zoo.data import check_compatible, load_dataset
+
+    config = config or TrainConfig()
+    if isinstance(model, str):
+        model = zoo.create(model, **model_overrides)
+    elif model_overrides:
+        raise TypeError("model overrides apply only when the model is given by name")
+    name = getattr(model, "architecture", type(model).__name__)
+    spec = get_registry().model(name) if isinstance(name, str) and name in get_registry().models else None
+    objective = objective_for(model, spec.objective if spec else None)
+
+    train_data = load_dataset(config.data, "train")
+    data_shape = getattr(getattr(model, "config", None), "data_shape", None)
+    if data_shape is not None:
+        check_compatible(tuple(data_shape), train_data.images, where=config.data)
+    try:
+        test_images = load_dataset(config.data, "test").images
+    except ZooError:
+        test_images = train_data.images[:64]
+
+    dist = Distributed.from_environment(config.device)
+    metrics = MetricsLog()
+    everything: list[Callback] = [metrics, Progress(quiet=quiet)]
+    if config.sample_every:
+        everything.append(SampleSnapshots(test_images[:64].to(dist.device), every=config.sample_every))
+    if config.early_stopping_patience:
+        everything.append(EarlyStopping(test_images, patience=config.early_stopping_patience))
+    everything += [*plugin_callbacks(config), *callbacks, RunArtifacts(test_images[:64].to(dist.device), metrics)]
+    trainer = Trainer(model, objective, config, train_data.images, name=str(name), callbacks=everything, dist=dist)
+    try:
+        return trainer.fit(resume=resume)
+    finally:
+        dist.close()
