@@ -72,4 +72,9 @@ def config_with_overrides(config_cls: type[BaseModel], base: BaseModel | None, o
     """A new validated config: ``base`` (or defaults) with ``overrides`` applied."""
     data = base.model_dump(mode="json") if base is not None else {}
     data.update(overrides)
-    return validate_config(config_cls, data, where=where)
+    # Through JSON so that Python callers and config files are validated identically (lists become tuples).
+    try:
+        text = json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid {config_cls.__name__} in {where}: values must be JSON-like ({exc})") from None
+    return validate_config(config_cls, text, where=where)

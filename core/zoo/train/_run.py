@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from zoo._registry import get_registry
@@ -42,6 +43,7 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
 
     config = config or TrainConfig()
     if isinstance(model, str):
+        torch.manual_seed(config.seed)  # the initial weights are part of what the seed reproduces
         model = zoo.create(model, **model_overrides)
     elif model_overrides:
         raise TypeError("model overrides apply only when the model is given by name")

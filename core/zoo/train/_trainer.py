@@ -160,7 +160,7 @@ class Trainer:
         optimizer = self.optimizers[network]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
             loss, logs = self.objective.loss(self.model, network, batch)
-        value = float(loss)
+        value = float(loss.detach())
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"the {network} loss became {value} at step {self.step + 1}; the last good checkpoint in {self.out} "
