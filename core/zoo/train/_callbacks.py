@@ -94,19 +94,26 @@ class Progress(Callback):
                     trainer.step, trainer.out)
 
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        text = " ".join(f"{k.split('/')[-1][:4] if '/' in k else k}={v:.4g}" for k, v in logs.items())
+        if self.quiet:
+            return
+        now = time.monotonic()
         if self._bar is not None:
-            self._bar.n = trainer.step
-            self._bar.set_postfix_str(text, refresh=False)
-            self._bar.update(0)
-        elif not self.quiet and time.monotonic() - self._last >= self.interval_s:
-            self._last = time.monotonic()
-            logger.info("step %d/%d epoch %d %s", trainer.step, trainer.total_steps, trainer.epoch, text)
+            self._bar.update(trainer.step - self._bar.n)
+            if now - self._last >= 0.5:  # formatting every step would cost more than a small model's step
+                self._last = now
+                self._bar.set_postfix_str(_format(logs), refresh=False)
+        elif now - self._last >= self.interval_s:
+            self._last = now
+            logger.info("step %d/%d epoch %d %s", trainer.step, trainer.total_steps, trainer.epoch, _format(logs))
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self._bar is not None:
             self._bar.n = trainer.step
             self._bar.close()
+
+
+def _format(logs: dict[str, float]) -> str:
+    return " ".join(f"{key.rsplit('/', 1)[-1]}={value:.4g}" for key, value in logs.items())
 
 
 class EarlyStopping(Callback):

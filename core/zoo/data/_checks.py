@@ -1,0 +1,180 @@
+"""Checks every dataset passes before training: shape, dtype, range, finiteness and size."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from zoo._specs import Data, Split
+from zoo.errors import DataError
+
+# Bounds that keep a hostile or mistaken file from exhausting memory: one side at most 4096 pixels, and at most
+# 5e8 elements in a split, i.e. 2 GB once converted to float32.
+MAX_SIDE = 4096
+MAX_ELEMENTS = 500_000_000
+CHANNELS = (1, 3)
+# Every fifth sample (i % 5 == 4) is held out for the test split: the rule works on files sorted by class.
+HOLDOUT_EVERY = 5
+
+
+def validate_images(images: Any, *, where: str) -> Tensor:
+    """``images`` as a float32 ``(N, C, H, W)`` tensor in [0, 1], or a :class:`DataError` naming ``where``.
+
+    Accepts a tensor or numpy array shaped ``(N, C, H, W)`` with C in {1, 3}, ``(N, H, W)`` (one channel) or
+    ``(N, D)`` with D a perfect square (flattened square one-channel images); dtype ``uint8`` (divided by 255)
+    or floating point with every value finite and in [0, 1]. A float32 CPU tensor of the right shape is returned
+    as is (not copied).
+    """
+    if isinstance(images, np.ndarray):
+        kind = _numpy_kind(images.dtype)
+    elif isinstance(images, Tensor):
+        kind = _torch_kind(images.dtype)
+    else:
+        raise DataError(f"{where}: expected a tensor or numpy array of images, got {type(images).__name__}")
+    if kind != "uint8" and kind != "float":
+        hint = {
+            "bool": "booleans are not pixel values; convert masks to uint8 0/255 or float 0/1",
+            "complex": "take the real part or the magnitude first",
+            "int": "save 8-bit pixels as uint8, or divide by the maximum value to get floats in [0, 1]",
+        }.get(kind, "save the pixels as numbers")
+        raise DataError(f"{where}: images have dtype {images.dtype}; expected uint8 (0..255) or floats in "
+                        f"[0, 1] ({hint})")
+
+    shape = tuple(int(d) for d in images.shape)
+    new_shape = _nchw_shape(shape, where)
+    if math.prod(new_shape) == 0:
+        raise DataError(f"{where}: there are no images (shape {shape}); expected at least one image")
+    _, _, height, width = new_shape
+    if height > MAX_SIDE or width > MAX_SIDE:
+        raise DataError(f"{where}: images are {height}x{width} pixels, larger than the {MAX_SIDE}x{MAX_SIDE} "
+                        "limit; resize them first")
+    if math.prod(new_shape) > MAX_ELEMENTS:
+        raise DataError(f"{where}: {shape} holds {math.prod(new_shape):,} values, more than the "
+                        f"{MAX_ELEMENTS:,} limit (2 GB as float32); use fewer or smaller images")
+
+    if isinstance(images, np.ndarray) and kind == "float":
+        images = images.astype(np.float32, copy=False)  # torch has no float128, and float32 is the target anyway
+    tensor = _as_tensor(images).reshape(new_shape)
+    if kind == "uint8":
+        return tensor.to(torch.float32).div_(255.0)
+    tensor = tensor.to(torch.float32).contiguous()
+    finite = torch.isfinite(tensor)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise DataError(f"{where}: {bad:,} of {tensor.numel():,} pixel values are NaN or infinite; "
+                        "expected finite values in [0, 1]")
+    low, high = float(tensor.min()), float(tensor.max())
+    if low < 0.0 or high > 1.0:
+        hint = " (values look like 0..255: divide by 255 or store uint8)" if high <= 255.0 and low >= 0 else ""
+        raise DataError(f"{where}: float pixel values range over [{low:g}, {high:g}]; expected [0, 1]{hint}")
+    return tensor
+
+
+def validate_labels(labels: Any, count: int, *, where: str) -> Tensor:
+    """``labels`` as an int64 ``(count,)`` tensor of non-negative class indices, or a :class:`DataError`."""
+    if isinstance(labels, np.ndarray):
+        kind = _numpy_kind(labels.dtype)
+    elif isinstance(labels, Tensor):
+        kind = _torch_kind(labels.dtype)
+    else:
+        raise DataError(f"{where}: expected labels as a tensor or numpy array, got {type(labels).__name__}")
+    if kind not in ("int", "uint8"):
+        raise DataError(f"{where}: labels have dtype {labels.dtype}; expected integer class indices")
+    shape = tuple(int(d) for d in labels.shape)
+    if shape != (count,):
+        raise DataError(f"{where}: labels have shape {shape}; expected ({count},), one label per image")
+    if isinstance(labels, np.ndarray):
+        labels = labels.astype(np.int64, copy=False)  # also covers uint64, which torch cannot index with
+    tensor = _as_tensor(labels).to(torch.int64)
+    if count and int(tensor.min()) < 0:
+        raise DataError(f"{where}: labels include {int(tensor.min())}; expected class indices >= 0")
+    return tensor
+
+
+def check_compatible(data_shape: Sequence[int], images: Tensor, where: str) -> None:
+    """Raise :class:`DataError` when a model built for ``data_shape`` (C, H, W) cannot take ``images``."""
+    expected = tuple(int(d) for d in data_shape)
+    found = tuple(int(d) for d in images.shape[1:])
+    if expected != found:
+        dims = ",".join(str(d) for d in found)
+        raise DataError(
+            f"{where}: the model takes images of shape {expected} (C, H, W) but the data has {found}; build the "
+            f"model for this data with `--set data_shape=[{dims}]` (or data_shape=[{dims}] in zoo.create), "
+            "or resize the data"
+        )
+
+
+def validate_data(data: Any, *, where: str) -> Data:
+    """A checked copy of a :class:`Data` split (images float32 in [0, 1], labels int64 or None)."""
+    if not isinstance(data, Data):
+        raise DataError(f"{where}: the loader returned {type(data).__name__}; expected zoo.Data")
+    images = validate_images(data.images, where=where)
+    labels = None if data.labels is None else validate_labels(data.labels, images.shape[0], where=where)
+    return Data(images=images, labels=labels)
+
+
+def holdout(data: Data, split: Split, *, where: str) -> Data:
+    """The deterministic split of one set: "test" is every fifth sample (i % 5 == 4), "train" the rest."""
+    count = data.images.shape[0]
+    keep = (torch.arange(count) % HOLDOUT_EVERY == HOLDOUT_EVERY - 1)
+    if split == "train":
+        keep = ~keep
+    if not bool(keep.any()):
+        raise DataError(f"{where}: {count} image(s) leave no {split} split; the test split holds every fifth "
+                        f"sample (i % 5 == 4), so at least {HOLDOUT_EVERY} images are needed")
+    labels = None if data.labels is None else data.labels[keep]
+    return Data(images=data.images[keep], labels=labels)
+
+
+def check_split(split: Any) -> Split:
+    if split not in ("train", "test"):
+        raise DataError(f"split {split!r} is unknown; use 'train' or 'test'")
+    return split
+
+
+def _nchw_shape(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]:
+    if len(shape) == 4 and shape[1] in CHANNELS:
+        return shape[0], shape[1], shape[2], shape[3]
+    if len(shape) == 3:
+        return shape[0], 1, shape[1], shape[2]
+    if len(shape) == 2:
+        side = math.isqrt(shape[1])
+        if side * side == shape[1]:
+            return shape[0], 1, side, side
+        raise DataError(f"{where}: images have shape {shape}; a flat (N, D) array needs D to be a perfect square "
+                        "(square one-channel images), otherwise save them as (N, C, H, W)")
+    hint = ""
+    if len(shape) == 4 and shape[3] in CHANNELS:
+        hint = " (this looks channels-last: transpose it to (N, C, H, W), e.g. x.permute(0, 3, 1, 2))"
+    raise DataError(f"{where}: images have shape {shape}; expected (N, C, H, W) with C in {CHANNELS}, (N, H, W) "
+                    f"or (N, H*W){hint}")
+
+
+def _numpy_kind(dtype: np.dtype[Any]) -> str:
+    if dtype == np.uint8:
+        return "uint8"
+    return {"b": "bool", "c": "complex", "i": "int", "u": "int", "f": "float"}.get(dtype.kind, "other")
+
+
+def _torch_kind(dtype: torch.dtype) -> str:
+    if dtype == torch.uint8:
+        return "uint8"
+    if dtype == torch.bool:
+        return "bool"
+    if dtype.is_complex:
+        return "complex"
+    return "float" if dtype.is_floating_point else "int"
+
+
+def _as_tensor(values: np.ndarray | Tensor) -> Tensor:
+    if isinstance(values, Tensor):
+        return values.detach().cpu()
+    array = np.ascontiguousarray(values)
+    if not array.flags.writeable:
+        array = array.copy()  # torch.from_numpy warns on read-only memory (np.memmap, cached arrays)
+    return torch.from_numpy(array)

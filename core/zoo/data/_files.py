@@ -1,0 +1,294 @@
+"""Datasets from user files: .npy, .npz, .pt (tensors only, never pickle) and folders of images."""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+import re
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from zoo._specs import Data, Split
+from zoo.data._checks import CHANNELS, MAX_ELEMENTS, MAX_SIDE, holdout, validate_data
+from zoo.errors import DataError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp")
+ARRAY_SUFFIXES = (".npy", ".npz", ".pt")
+IMAGE_KEYS = ("images", "x")
+LABEL_KEYS = ("labels", "y")
+TEST_KEYS = ("test_images", "test_labels")
+# Pillow modes whose pixels are one gray value; 16/32-bit modes are refused rather than silently clipped.
+GRAY_MODES = frozenset({"1", "L", "LA"})
+WIDE_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+# A .npz member may decompress to at most this many bytes (the element limit at 8 bytes per float64 value).
+MAX_MEMBER_BYTES = MAX_ELEMENTS * 8
+NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """What a file holds, before checking: a train set and maybe an explicit test set."""
+
+    images: Any
+    labels: Any = None
+    test_images: Any = None
+    test_labels: Any = None
+
+
+def load_path(path: Path, split: Split, *, channels: int | None = None,
+              image_size: int | tuple[int, int] | None = None) -> Data:
+    """One split of the dataset stored at ``path`` (see :func:`zoo.data.load_dataset`)."""
+    where = str(path)
+    if not path.exists():
+        raise DataError(f"{where}: no such file or folder; pass a registered dataset name, or the path "
+                        f"of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of images")
+    if path.is_dir():
+        arrays = _read_folder(path, channels=channels, image_size=image_size)
+    else:
+        if channels is not None or image_size is not None:
+            raise DataError(f"{where}: channels and image_size apply to image folders only, not to files")
+        arrays = _read_file(path)
+
+    train = validate_data(Data(images=arrays.images, labels=arrays.labels), where=where)
+    if arrays.test_images is None:
+        return holdout(train, split, where=where)
+    if split == "train":
+        return train
+    test = validate_data(Data(images=arrays.test_images, labels=arrays.test_labels), where=f"{where} (test_images)")
+    if test.images.shape[1:] != train.images.shape[1:]:
+        raise DataError(f"{where}: test_images have shape (C, H, W) = {tuple(test.images.shape[1:])} but images "
+                        f"have {tuple(train.images.shape[1:])}; both splits need the same image shape")
+    return test
+
+
+def _read_file(path: Path) -> _Arrays:
+    where = str(path)
+    suffix = path.suffix.lower()
+    readers: dict[str, Callable[[Path], _Arrays]] = {".npy": _read_npy, ".npz": _read_npz, ".pt": _read_pt}
+    if suffix not in readers:
+        raise DataError(f"{where}: unsupported file type {suffix or '(none)'!r}; expected one of "
+                        f"{', '.join(ARRAY_SUFFIXES)} or a folder of images")
+    if path.stat().st_size == 0:
+        raise DataError(f"{where}: the file is empty (0 bytes); expected a {suffix} file holding images")
+    return readers[suffix](path)
+
+
+def _read_npy(path: Path) -> _Arrays:
+    with path.open("rb") as handle:
+        magic = handle.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise DataError(f"{path}: not a .npy file (it does not start with the numpy header); save arrays with "
+                        "numpy.save")
+    try:
+        # A memory map reads only the header here, so the size checks run before the pixels are read.
+        images = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise _unreadable(path, exc, "numpy.save") from None
+    return _Arrays(images=images)
+
+
+def _unreadable(path: Path, exc: Exception, writer: str) -> DataError:
+    if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+        return DataError(f"{path}: holds Python objects ({exc}); zoo never loads pickled (object) arrays, save "
+                         f"numbers (uint8 or float) with {writer}")
+    return DataError(f"{path}: cannot read the array, the file is truncated or damaged ({type(exc).__name__}: "
+                     f"{exc})")
+
+
+def _read_npz(path: Path) -> _Arrays:
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a .npz file (not a zip archive); save arrays with numpy.savez")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for member in archive.zip.infolist():
+                if member.file_size > MAX_MEMBER_BYTES:
+                    raise DataError(f"{path}: {member.filename!r} holds {member.file_size:,} bytes, above the "
+                                    f"{MAX_MEMBER_BYTES:,} byte limit; use fewer or smaller images")
+            return _pick(list(archive.files), archive.__getitem__, str(path))
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise _unreadable(path, exc, "numpy.savez") from None
+
+
+def _read_pt(path: Path) -> _Arrays:
+    try:
+        # weights_only refuses anything but tensors and plain containers, so a file can never run code; memory
+        # mapping (zip-format files only) defers reading the pixels until the size checks have passed.
+        content = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as exc:
+        # torch's message is mostly advice to drop weights_only; keep only the reason ("Unsupported global: ...").
+        reason = re.search(r"Unsupported [^\n]*?(?=\. |\.?$|\n)", str(exc), flags=re.MULTILINE)
+        raise DataError(f"{path}: refused by torch.load(weights_only=True): it is not a torch.save file or it holds "
+                        f"objects other than tensors ({reason.group(0) if reason else type(exc).__name__}). zoo "
+                        "never unpickles arbitrary objects; "
+                        "save a tensor or a dict of tensors, e.g. torch.save({'images': x, 'labels': y}, path)"
+                        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read it with torch.load: {exc}") from None
+    if isinstance(content, Tensor):
+        return _Arrays(images=content)
+    if isinstance(content, dict) and content and all(isinstance(key, str) for key in content):
+        return _pick(list(content), content.__getitem__, str(path))
+    raise DataError(f"{path}: holds a {type(content).__name__}; expected a tensor of images or a dict of tensors "
+                    f"with keys {IMAGE_KEYS[0]!r} (or {IMAGE_KEYS[1]!r}) and optionally {LABEL_KEYS[0]!r}")
+
+
+def _pick(keys: list[str], get: Callable[[str], Any], where: str) -> _Arrays:
+    """Find images, labels and an optional test set among the named arrays of an .npz or .pt file."""
+    known = set(IMAGE_KEYS) | set(LABEL_KEYS) | set(TEST_KEYS)
+    if len(keys) == 1 and keys[0] not in known - set(IMAGE_KEYS):
+        return _Arrays(images=get(keys[0]))  # a single array is the images, whatever its name
+    accepted = "images (or x), labels (or y), test_images, test_labels"
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise DataError(f"{where}: unknown array name(s) {unknown}; zoo reads {accepted}")
+    image_keys = [key for key in IMAGE_KEYS if key in keys]
+    label_keys = [key for key in LABEL_KEYS if key in keys]
+    if len(image_keys) != 1:
+        raise DataError(f"{where}: found arrays {sorted(keys)}; expected exactly one of 'images' or 'x'")
+    if len(label_keys) > 1:
+        raise DataError(f"{where}: found both 'labels' and 'y'; keep one")
+    if "test_labels" in keys and "test_images" not in keys:
+        raise DataError(f"{where}: has test_labels but no test_images")
+    if "test_images" in keys and bool(label_keys) != ("test_labels" in keys):
+        raise DataError(f"{where}: labels are given for only one of the train and test splits; give both "
+                        "(labels and test_labels) or neither")
+    return _Arrays(
+        images=get(image_keys[0]),
+        labels=get(label_keys[0]) if label_keys else None,
+        test_images=get("test_images") if "test_images" in keys else None,
+        test_labels=get("test_labels") if "test_labels" in keys else None,
+    )
+
+
+def _read_folder(root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None) -> _Arrays:
+    """Images directly in ``root`` (no labels) or in class subfolders (label = index of the sorted name)."""
+    from PIL import Image
+
+    if channels is not None and channels not in CHANNELS:
+        raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it")
+    size = _image_size(image_size, root)
+    entries = _visible(root)
+    folders = [entry for entry in entries if entry.is_dir()]
+    if folders and len(folders) != len(entries):
+        loose = [entry.name for entry in entries if not entry.is_dir()][:3]
+        raise DataError(f"{root}: mixes class subfolders with loose files ({', '.join(loose)}); put every image "
+                        "into a class subfolder, or use no subfolders at all")
+    items: list[tuple[Path, int | None]] = []
+    if folders:
+        for label, folder in enumerate(folders):
+            files = _visible(folder)
+            nested = [entry.name for entry in files if entry.is_dir()]
+            if nested:
+                raise DataError(f"{folder}: holds subfolders ({', '.join(nested[:3])}); class folders must hold "
+                                "image files only")
+            if not files:
+                raise DataError(f"{folder}: the class folder holds no images")
+            items.extend((file, label) for file in files)
+        logger.info("%s: %d classes: %s", root, len(folders),
+                    ", ".join(f"{label}={folder.name}" for label, folder in enumerate(folders)))
+    else:
+        items.extend((file, None) for file in entries)
+    if not items:
+        raise DataError(f"{root}: the folder holds no images; expected {', '.join(IMAGE_SUFFIXES)} files")
+
+    # First pass reads only headers, so the memory bound is checked before any pixel is decoded.
+    modes: list[str] = []
+    first_size: tuple[int, int] | None = None
+    for file, _ in items:
+        with _open_image(file) as image:
+            modes.append(image.mode)
+            first_size = first_size or (image.height, image.width)
+            if channels is None and image.mode not in GRAY_MODES and not _gray_palette(image, file):
+                channels = 3
+    height, width = size or first_size or (0, 0)
+    channels = channels or 1
+    count = len(items)
+    if count * channels * height * width > MAX_ELEMENTS:
+        raise DataError(f"{root}: {count:,} images of {channels}x{height}x{width} hold "
+                        f"{count * channels * height * width:,} values, above the {MAX_ELEMENTS:,} limit; use "
+                        "fewer images or a smaller image_size")
+
+    pixels = np.empty((count, channels, height, width), dtype=np.uint8)
+    mode = "L" if channels == 1 else "RGB"
+    resample = Image.Resampling.BILINEAR  # Pillow's resize filters antialias when shrinking
+    for index, (file, _) in enumerate(items):
+        with _open_image(file) as image:
+            try:
+                converted = image.convert(mode)
+                if converted.size != (width, height):
+                    converted = converted.resize((width, height), resample)
+                array = np.asarray(converted)
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{file}: cannot decode the image: {exc}") from None
+        pixels[index] = array[None] if channels == 1 else array.transpose(2, 0, 1)
+    labels = None if items[0][1] is None else np.array([label for _, label in items], dtype=np.int64)
+    logger.debug("%s: %d images, %dx%dx%d, modes %s", root, count, channels, height, width, sorted(set(modes)))
+    return _Arrays(images=pixels, labels=labels)
+
+
+def _visible(folder: Path) -> list[Path]:
+    # Hidden entries (.DS_Store, .ipynb_checkpoints) are not data.
+    return sorted((entry for entry in folder.iterdir() if not entry.name.startswith(".")), key=lambda p: p.name)
+
+
+def _image_size(image_size: int | tuple[int, int] | None, root: Path) -> tuple[int, int] | None:
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(side, int) and not isinstance(side, bool) and 1 <= side <= MAX_SIDE
+                                 for side in size):
+        raise DataError(f"{root}: image_size={image_size!r}; expected an int or (height, width) of ints in "
+                        f"1..{MAX_SIDE}")
+    return size[0], size[1]
+
+
+def _open_image(file: Path) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
+    if file.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DataError(f"{file}: not an image file (suffix {file.suffix or '(none)'!r}); an image folder may "
+                        f"hold only {', '.join(IMAGE_SUFFIXES)} files (hidden files are skipped)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its pixel limit; make that an error too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(file)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise DataError(f"{file}: the image is too large to load ({exc})") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"{file}: not a readable image ({type(exc).__name__}: {exc})") from None
+    if image.width > MAX_SIDE or image.height > MAX_SIDE or math.prod(image.size) == 0:
+        image.close()
+        raise DataError(f"{file}: the image is {image.width}x{image.height} pixels; expected 1..{MAX_SIDE} pixels "
+                        "per side")
+    if image.mode in WIDE_MODES:
+        image.close()
+        raise DataError(f"{file}: {image.mode!r} images (16/32-bit) are not supported; save 8-bit grayscale or RGB")
+    return image
+
+
+def _gray_palette(image: Image.Image, file: Path) -> bool:
+    """A palette image whose palette holds only grays (common for GIFs) counts as grayscale."""
+    if image.mode not in ("P", "PA"):
+        return False
+    try:
+        palette = image.getpalette() or []
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{file}: cannot read the palette: {exc}") from None
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))

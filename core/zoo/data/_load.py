@@ -1,0 +1,70 @@
+"""``load_dataset``: one entry point for registered datasets and user files."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from zoo._specs import NAME_PATTERN, Data, Split
+from zoo.data._checks import check_split, validate_data
+from zoo.data._files import ARRAY_SUFFIXES, IMAGE_SUFFIXES, load_path
+from zoo.errors import DataError, UnknownModelError
+
+logger = logging.getLogger(__name__)
+
+
+def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *, channels: int | None = None,
+                 image_size: int | tuple[int, int] | None = None) -> Data:
+    """One checked split of a dataset: float32 images ``(N, C, H, W)`` in [0, 1] and int64 labels or None.
+
+    ``name_or_path`` is a registered dataset name (``mnist-5k``, ``digits``, or one from a plugin) or a path:
+
+    - a ``.npy`` file holding the images;
+    - a ``.npz`` file with arrays ``images`` (or ``x``, or a single array of any name), optionally ``labels``
+      (or ``y``), and optionally an explicit test set ``test_images`` / ``test_labels``;
+    - a ``.pt`` file holding a tensor or a dict of tensors with the same names, read with
+      ``torch.load(weights_only=True)`` so that it can never run code;
+    - a folder of .png/.jpg/.jpeg/.bmp/.gif/.webp images, either directly in it (no labels) or in class
+      subfolders (label = index of the subfolder in sorted order). ``channels`` (1 or 3) defaults to 1 when
+      every image is grayscale, else 3 (alpha is dropped); ``image_size`` (an int or ``(height, width)``)
+      defaults to the first image's size, and other images are resized to it.
+
+    Arrays may be ``(N, C, H, W)`` with C in {1, 3}, ``(N, H, W)`` or ``(N, D)`` with D a perfect square;
+    ``uint8`` (0..255) or floats in [0, 1]. Without an explicit test set, a user file's "test" split is a
+    deterministic 20% holdout (every fifth sample, ``i % 5 == 4``) and its "train" split is the other 80%, so
+    the two never overlap. A string that is a registered name wins over a folder of the same name; write
+    ``./name`` for the folder. Raises :class:`zoo.errors.DataError` for anything unusable, before training.
+    """
+    split = check_split(split)
+    text = os.fspath(name_or_path)
+    if not isinstance(name_or_path, os.PathLike) and _is_name(text):
+        from zoo._registry import get_registry
+
+        registry = get_registry()
+        if text in registry.datasets or ("dataset", text) in registry.conflicts or not Path(text).exists():
+            return _load_registered(text, split, channels=channels, image_size=image_size)
+    return load_path(Path(text).expanduser(), split, channels=channels, image_size=image_size)
+
+
+def _is_name(text: str) -> bool:
+    # A dataset name has no separators or file suffix; anything else is read as a path.
+    suffix = Path(text).suffix.lower()
+    return bool(NAME_PATTERN.match(text)) and suffix not in ARRAY_SUFFIXES + IMAGE_SUFFIXES
+
+
+def _load_registered(name: str, split: Split, *, channels: int | None,
+                     image_size: int | tuple[int, int] | None) -> Data:
+    from zoo._registry import get_registry
+
+    try:
+        spec = get_registry().dataset(name)
+    except UnknownModelError as exc:
+        raise UnknownModelError(f"{exc}; or pass the path of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of "
+                                "images") from None
+    if channels is not None or image_size is not None:
+        raise DataError(f"dataset {name!r}: channels and image_size apply to image folders only")
+    where = f"dataset {name!r} ({split} split)"
+    data = validate_data(spec.load(split), where=where)
+    logger.debug("%s: %d images of shape %s", where, data.images.shape[0], tuple(data.images.shape[1:]))
+    return data

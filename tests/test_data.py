@@ -1,0 +1,279 @@
+"""zoo.data: built-in datasets, user files and folders, and the checks that refuse bad data before training."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import zoo
+from zoo.data import builtin_datasets, check_compatible, load_dataset, validate_images, validate_labels
+from zoo.data._builtin import _digits_arrays, _mnist_arrays
+from zoo.errors import DataError, UnknownModelError
+
+
+class NotATensor:
+    """A plain object: torch.load(weights_only=True) must refuse to unpickle it."""
+
+
+def test_public_names() -> None:
+    import zoo.data
+
+    assert zoo.data.__all__ == sorted(zoo.data.__all__)
+    assert set(zoo.data.__all__) == {
+        "builtin_datasets", "check_compatible", "load_dataset", "validate_images", "validate_labels",
+    }
+
+
+def test_builtin_datasets_are_registered() -> None:
+    names = {spec.name for spec in builtin_datasets()}
+    assert names == {"mnist-5k", "digits"}
+    registry = zoo.reload_registry()
+    assert names <= set(registry.datasets)
+
+
+def test_mnist_5k_splits() -> None:
+    train, test = load_dataset("mnist-5k"), load_dataset("mnist-5k", split="test")
+    assert train.images.shape == (4000, 1, 28, 28)
+    assert test.images.shape == (1000, 1, 28, 28)
+    for data in (train, test):
+        assert data.images.dtype == torch.float32
+        assert data.labels is not None and data.labels.dtype == torch.int64
+        assert 0.0 <= float(data.images.min()) and float(data.images.max()) == 1.0
+    assert test.labels is not None and train.labels is not None
+    assert test.labels.bincount().tolist() == [100] * 10
+    assert train.labels.bincount().tolist() == [400] * 10
+
+
+def test_mnist_5k_is_cached_and_not_shared() -> None:
+    first = load_dataset("mnist-5k", split="test")
+    hits = _mnist_arrays.cache_info().hits
+    first.images.zero_()  # callers own their tensors: mutating one must not change the next load
+    second = load_dataset("mnist-5k", split="test")
+    assert _mnist_arrays.cache_info().hits == hits + 1
+    assert float(second.images.max()) == 1.0
+
+
+def test_digits() -> None:
+    train, test = load_dataset("digits"), load_dataset("digits", split="test")
+    assert train.images.shape[1:] == test.images.shape[1:] == (1, 8, 8)
+    assert train.images.shape[0] + test.images.shape[0] == 1797
+    assert test.images.shape[0] == 359
+    assert float(train.images.max()) == 1.0 and float(train.images.min()) == 0.0
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _digits_arrays.cache_clear()
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes the import fail
+    with pytest.raises(ImportError, match=r"pip install genzoo\[data\]"):
+        load_dataset("digits")
+
+
+def test_unknown_name_suggests_close_ones() -> None:
+    with pytest.raises(UnknownModelError, match="mnist-5k"):
+        load_dataset("mnist5k")
+
+
+def test_bad_split() -> None:
+    with pytest.raises(DataError, match="'valid'"):
+        load_dataset("digits", split="valid")  # type: ignore[arg-type]
+
+
+# --- user files -------------------------------------------------------------------------------------------------
+
+
+def _images(count: int = 10, shape: tuple[int, ...] = (1, 6, 6)) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(count, *shape), dtype=np.uint8)
+
+
+def test_npy_round_trip_uint8(tmp_path: Path) -> None:
+    pixels = _images()
+    np.save(tmp_path / "x.npy", pixels)
+    train = load_dataset(tmp_path / "x.npy")
+    test = load_dataset(str(tmp_path / "x.npy"), split="test")
+    assert train.images.shape == (8, 1, 6, 6) and test.images.shape == (2, 1, 6, 6)
+    assert train.labels is None
+    # The holdout is every fifth sample: indices 4 and 9.
+    assert torch.equal(test.images, torch.from_numpy(pixels[[4, 9]]).float() / 255)
+
+
+@pytest.mark.parametrize(("shape", "expected"), [
+    ((5, 28, 28), (1, 28, 28)),
+    ((5, 784), (1, 28, 28)),
+    ((5, 3, 4, 4), (3, 4, 4)),
+])
+def test_npy_shapes(tmp_path: Path, shape: tuple[int, ...], expected: tuple[int, ...]) -> None:
+    np.save(tmp_path / "x.npy", np.full(shape, 0.5, dtype=np.float64))
+    data = load_dataset(tmp_path / "x.npy")
+    assert tuple(data.images.shape) == (4, *expected)
+    assert data.images.dtype == torch.float32
+
+
+def test_npz_with_labels_and_test_set(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", x=_images(6), y=np.arange(6), test_images=_images(3), test_labels=np.arange(3))
+    train = load_dataset(tmp_path / "d.npz")
+    test = load_dataset(tmp_path / "d.npz", split="test")
+    assert train.images.shape == (6, 1, 6, 6)  # an explicit test set leaves the whole file for training
+    assert test.labels is not None and test.labels.tolist() == [0, 1, 2]
+
+
+def test_npz_single_array_of_any_name(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", _images(5, (3, 4, 4)))
+    assert load_dataset(tmp_path / "d.npz").images.shape == (4, 3, 4, 4)
+
+
+def test_pt_round_trip(tmp_path: Path) -> None:
+    images = torch.rand(10, 3, 5, 5)
+    torch.save({"images": images, "labels": torch.arange(10)}, tmp_path / "d.pt")
+    train = load_dataset(tmp_path / "d.pt")
+    assert train.labels is not None and train.labels.tolist() == [0, 1, 2, 3, 5, 6, 7, 8]
+    assert torch.equal(train.images, images[train.labels])
+    torch.save(images, tmp_path / "t.pt")
+    assert load_dataset(tmp_path / "t.pt", split="test").images.shape == (2, 3, 5, 5)
+
+
+def test_image_folder_with_classes(tmp_path: Path) -> None:
+    for label, name in enumerate(["cat", "dog"]):
+        (tmp_path / name).mkdir()
+        for i in range(5):
+            Image.new("L", (8, 6), color=40 * i + label).save(tmp_path / name / f"{i}.png")
+    (tmp_path / ".DS_Store").write_bytes(b"junk")  # hidden files are skipped
+    train = load_dataset(tmp_path)
+    test = load_dataset(tmp_path, split="test")
+    assert train.images.shape == (8, 1, 6, 8)
+    assert test.labels is not None and test.labels.tolist() == [0, 1]
+    assert float(test.images[1].max()) == pytest.approx((40 * 4 + 1) / 255)
+
+
+def test_image_folder_rgb_resized(tmp_path: Path) -> None:
+    Image.new("L", (10, 10), color=128).save(tmp_path / "a.png")
+    Image.new("RGB", (20, 20), color=(255, 0, 0)).save(tmp_path / "b.jpg")
+    Image.new("RGB", (10, 10), color=(0, 0, 255)).save(tmp_path / "c.bmp")
+    data = load_dataset(str(tmp_path), split="train", image_size=4)
+    assert data.images.shape == (3, 3, 4, 4) and data.labels is None
+    assert load_dataset(tmp_path, channels=1, image_size=(4, 6)).images.shape == (3, 1, 4, 6)
+
+
+# --- refusals ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("array", "message"), [
+    (np.array([[[np.nan, 0.5]]], dtype=np.float32), "NaN or infinite"),
+    (np.full((2, 4, 4), np.inf), "NaN or infinite"),
+    (np.zeros((0, 1, 8, 8), dtype=np.uint8), "no images"),
+    (np.zeros((2, 2, 4, 4, 1), dtype=np.uint8), r"shape \(2, 2, 4, 4, 1\); expected \(N, C, H, W\)"),
+    (np.zeros((2, 8, 8, 3), dtype=np.uint8), "channels-last"),
+    (np.zeros((2, 10), dtype=np.uint8), "perfect square"),
+    (np.zeros((2, 4, 4), dtype=bool), "dtype bool"),
+    (np.zeros((2, 4, 4), dtype=np.complex64), "dtype complex64"),
+    (np.zeros((2, 4, 4), dtype=np.int64), "dtype int64.*uint8"),
+    (np.full((2, 4, 4), 200.0), r"range over \[200, 200\]; expected \[0, 1\].*255"),
+    (np.full((2, 4, 4), -0.5), r"\[-0.5, -0.5\]"),
+])
+def test_refused_arrays(tmp_path: Path, array: np.ndarray, message: str) -> None:
+    path = tmp_path / "bad.npy"
+    np.save(path, array)
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset(path)
+    assert str(path) in str(info.value)
+
+
+def test_refuses_huge_images() -> None:
+    huge = torch.empty(1, 1, 5000, 2).expand(1, 1, 5000, 2)
+    with pytest.raises(DataError, match="5000x2 pixels, larger than the 4096x4096"):
+        validate_images(huge, where="x")
+    too_many = torch.zeros(1, dtype=torch.uint8).expand(200_000, 3, 32, 32)  # a view: nothing is allocated
+    with pytest.raises(DataError, match="more than the 500,000,000 limit"):
+        validate_images(too_many, where="x")
+
+
+def test_refuses_non_arrays_and_bad_labels() -> None:
+    with pytest.raises(DataError, match="got list"):
+        validate_images([[0.0]], where="x")
+    with pytest.raises(DataError, match=r"shape \(3,\); expected \(4,\)"):
+        validate_labels(np.arange(3), 4, where="x")
+    with pytest.raises(DataError, match="dtype float"):
+        validate_labels(np.zeros(4), 4, where="x")
+    with pytest.raises(DataError, match="-1"):
+        validate_labels(torch.tensor([0, -1]), 2, where="x")
+
+
+def test_refuses_zero_byte_and_garbage_files(tmp_path: Path) -> None:
+    for suffix in (".npy", ".npz", ".pt"):
+        (tmp_path / f"empty{suffix}").touch()
+        with pytest.raises(DataError, match=r"empty \(0 bytes\)"):
+            load_dataset(tmp_path / f"empty{suffix}")
+        (tmp_path / f"junk{suffix}").write_bytes(b"not an array at all")
+        with pytest.raises(DataError, match="junk"):
+            load_dataset(tmp_path / f"junk{suffix}")
+
+
+def test_refuses_unknown_suffix_and_missing_path(tmp_path: Path) -> None:
+    (tmp_path / "x.csv").write_text("1,2\n")
+    with pytest.raises(DataError, match="unsupported file type '.csv'"):
+        load_dataset(tmp_path / "x.csv")
+    with pytest.raises(DataError, match="no such file or folder"):
+        load_dataset(tmp_path / "missing.npy")
+
+
+def test_refuses_pickled_objects(tmp_path: Path) -> None:
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="never loads pickled"):
+        load_dataset(tmp_path / "o.npy")
+    torch.save({"images": NotATensor()}, tmp_path / "o.pt")
+    with pytest.raises(DataError, match=r"weights_only=True.*save a tensor or a dict of tensors"):
+        load_dataset(tmp_path / "o.pt")
+    torch.save([torch.zeros(2, 4, 4)], tmp_path / "list.pt")
+    with pytest.raises(DataError, match="holds a list"):
+        load_dataset(tmp_path / "list.pt")
+
+
+def test_refuses_unknown_and_inconsistent_keys(tmp_path: Path) -> None:
+    np.savez(tmp_path / "a.npz", images=_images(5), extra=np.zeros(5))
+    with pytest.raises(DataError, match=r"unknown array name\(s\) \['extra'\]"):
+        load_dataset(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", images=_images(5), labels=np.arange(5), test_images=_images(2))
+    with pytest.raises(DataError, match="labels are given for only one"):
+        load_dataset(tmp_path / "b.npz")
+    np.savez(tmp_path / "c.npz", images=_images(5), test_images=_images(2, (1, 3, 3)))
+    with pytest.raises(DataError, match="same image shape"):
+        load_dataset(tmp_path / "c.npz", split="test")
+
+
+def test_refuses_bad_image_folders(tmp_path: Path) -> None:
+    Image.new("L", (4, 4)).save(tmp_path / "a.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match=r"notes.txt: not an image file"):
+        load_dataset(tmp_path)
+    (tmp_path / "notes.txt").unlink()
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match="broken.png: not a readable image"):
+        load_dataset(tmp_path)
+    (tmp_path / "broken.png").unlink()
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(DataError, match="mixes class subfolders with loose files"):
+        load_dataset(tmp_path)
+    empty = tmp_path / "sub"
+    with pytest.raises(DataError, match="holds no images"):
+        load_dataset(empty)
+    with pytest.raises(DataError, match="image folders only"):
+        np.save(tmp_path / "x.npy", _images())
+        load_dataset(tmp_path / "x.npy", image_size=4)
+
+
+def test_too_few_samples_for_a_holdout(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", _images(3))
+    assert load_dataset(tmp_path / "x.npy").images.shape[0] == 3
+    with pytest.raises(DataError, match="no test split"):
+        load_dataset(tmp_path / "x.npy", split="test")
+
+
+def test_check_compatible() -> None:
+    images = torch.zeros(2, 1, 8, 8)
+    check_compatible([1, 8, 8], images, "digits")
+    with pytest.raises(DataError, match=r"\(1, 28, 28\).*\(1, 8, 8\).*--set data_shape=\[1,8,8\]"):
+        check_compatible((1, 28, 28), images, "digits")
