@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from zoo._config import ModelConfig
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ModelKind = Literal["autoencoder", "gan"]
+ModelKind = Literal["autoencoder", "gan", "classifier"]
 Split = Literal["train", "test"]
 
 
@@ -45,8 +45,8 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         check_name(self.name, "model")
-        if self.kind not in ("autoencoder", "gan"):
-            raise ConfigError(f"model {self.name!r}: kind {self.kind!r} must be 'autoencoder' or 'gan'")
+        if self.kind not in ("autoencoder", "gan", "classifier"):
+            raise ConfigError(f"model {self.name!r}: kind {self.kind!r} must be 'autoencoder', 'gan' or 'classifier'")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,16 @@ class Data:
 
     images: Tensor
     labels: Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: Any) -> Data:
+        """Rows of both images and labels (an index tensor or a slice)."""
+        return Data(self.images[index], None if self.labels is None else self.labels[index])
+
+    def to(self, device: Any) -> Data:
+        return Data(self.images.to(device), None if self.labels is None else self.labels.to(device))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,7 +2,7 @@
 
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import OptimizerConfig, TrainConfig
-from zoo.train._objectives import ELBO, Adversarial, Objective, Reconstruction, objective_for
+from zoo.train._objectives import ELBO, Adversarial, Classification, Objective, Reconstruction, objective_for
 from zoo.train._run import train
 from zoo.train._trainer import RunResult, Trainer
 
@@ -10,6 +10,7 @@ __all__ = [
     "ELBO",
     "Adversarial",
     "Callback",
+    "Classification",
     "EarlyStopping",
     "MetricsLog",
     "Objective",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from zoo._protocols import Autoencoder, Generator
+from zoo._specs import Data
 
 if TYPE_CHECKING:
     from zoo.train._trainer import Trainer
@@ -119,14 +120,14 @@ def _format(logs: dict[str, float]) -> str:
 class EarlyStopping(Callback):
     """Stops when the first loss on the test split has not improved for ``patience`` epochs."""
 
-    def __init__(self, test_images: torch.Tensor, *, patience: int) -> None:
-        self.test_images = test_images
+    def __init__(self, test_data: Data, *, patience: int) -> None:
+        self.test_data = test_data
         self.patience = patience
         self.best = math.inf
         self.bad_epochs = 0
 
     def on_epoch_end(self, trainer: Trainer) -> None:
-        value = trainer.evaluate(self.test_images)
+        value = trainer.evaluate(self.test_data)
         if value < self.best:
             self.best, self.bad_epochs = value, 0
         else:

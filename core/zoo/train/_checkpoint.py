@@ -52,7 +52,7 @@ def load_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
     try:
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
-            tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 (safe_open has no iterator)
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
         state = json.loads(metadata["state"])
         optim_meta = json.loads(metadata["optimizers"])
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as exc:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as torch_dist
-from torch import Tensor, nn
+from torch import nn
+
+from zoo._specs import Data
 
 
 @dataclass
@@ -39,12 +41,13 @@ class Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def shard(self, batch: Tensor) -> Tensor:
+    def shard(self, batch: Data) -> Data:
         """This rank's slice of the global batch."""
         if self.world_size == 1:
             return batch
         self._global_batch = len(batch)
-        return batch.tensor_split(self.world_size)[self.rank]
+        index = torch.arange(len(batch), device=batch.images.device).tensor_split(self.world_size)[self.rank]
+        return batch[index]
 
     def loss_scale(self, local_batch: int) -> float:
         """Scale making the averaged gradient equal the gradient of the mean loss over the global batch."""

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo._protocols import Autoencoder, is_gan
+from zoo._specs import Data
 from zoo.errors import TrainingError
 
 Logs = dict[str, Tensor]
@@ -27,7 +28,7 @@ class Objective(Protocol):
         """``(network name, module whose parameters it updates, updates per step)``, in update order."""
         ...
 
-    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
+    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
         """The scalar loss to minimise for ``network`` on ``batch``, and detached tensors to log."""
         ...
 
@@ -58,9 +59,10 @@ class Reconstruction:
     def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
-        inputs = self.corruption(batch) if self.corruption is not None else batch
-        loss = _reconstruction_loss(self.loss_kind, model(inputs), batch)
+    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+        images = batch.images
+        inputs = self.corruption(images) if self.corruption is not None else images
+        loss = _reconstruction_loss(self.loss_kind, model(inputs), images)
         return loss, {"loss": loss.detach()}
 
     def after_update(self, model: nn.Module, network: str) -> None:
@@ -77,14 +79,36 @@ class ELBO:
     def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
-        mean, logvar = model.encode_distribution(batch)  # (N, D) each
+    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+        images = batch.images
+        mean, logvar = model.encode_distribution(images)  # (N, D) each
         output = model.decode(model.reparameterize(mean, logvar))
-        pixels = batch[0].numel()
-        recon = _reconstruction_loss(self.reconstruction, output, batch) * pixels
+        pixels = images[0].numel()
+        recon = _reconstruction_loss(self.reconstruction, output, images) * pixels
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
         loss = recon + self.beta * kl
         return loss, {"loss": loss.detach(), "reconstruction": recon.detach(), "kl": kl.detach()}
+
+    def after_update(self, model: nn.Module, network: str) -> None:
+        return None
+
+
+@dataclass
+class Classification:
+    """Classifiers (e.g. the feature network that evaluation uses): cross-entropy on the dataset's labels."""
+
+    label_smoothing: float = 0.0
+
+    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+        return [("model", model, 1)]
+
+    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+        if batch.labels is None:
+            raise TrainingError("a classifier needs labelled data; this dataset has no labels")
+        logits = model(batch.images)  # (N, classes)
+        loss = F.cross_entropy(logits, batch.labels, label_smoothing=self.label_smoothing)
+        accuracy = (logits.detach().argmax(dim=1) == batch.labels).float().mean()
+        return loss, {"loss": loss.detach(), "accuracy": accuracy}
 
     def after_update(self, model: nn.Module, network: str) -> None:
         return None
@@ -118,12 +142,13 @@ class Adversarial:
     def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
         return [("discriminator", model.discriminator, self.d_steps), ("generator", model.generator, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Tensor) -> tuple[Tensor, Logs]:
-        n = batch.shape[0]
+    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+        real = batch.images
+        n = real.shape[0]
         if network == "discriminator":
             with torch.no_grad():
                 fake = model.generator.sample(n)
-            real_logits, fake_logits = model.discriminator(batch), model.discriminator(fake)  # (N,), (N,)
+            real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)  # (N,), (N,)
             if self.loss_kind == "non-saturating":
                 loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
             elif self.loss_kind == "hinge":
@@ -132,7 +157,7 @@ class Adversarial:
                 loss = fake_logits.mean() - real_logits.mean()
             logs = {"loss/discriminator": loss.detach()}
             if self.gp_weight > 0:
-                penalty = self._gradient_penalty(model.discriminator, batch, fake)
+                penalty = self._gradient_penalty(model.discriminator, real, fake)
                 loss = loss + self.gp_weight * penalty
                 logs["gradient_penalty"] = penalty.detach()
             return loss, logs

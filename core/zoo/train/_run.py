@@ -56,9 +56,10 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
     if data_shape is not None:
         check_compatible(tuple(data_shape), train_data.images, where=config.data)
     try:
-        test_images = load_dataset(config.data, "test").images
+        test_data = load_dataset(config.data, "test")
     except ZooError:
-        test_images = train_data.images[:64]
+        test_data = train_data[:64]
+    test_images = test_data.images
 
     dist = Distributed.from_environment(config.device)
     metrics = MetricsLog()
@@ -66,9 +67,9 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
     if config.sample_every:
         everything.append(SampleSnapshots(test_images[:64].to(dist.device), every=config.sample_every))
     if config.early_stopping_patience:
-        everything.append(EarlyStopping(test_images, patience=config.early_stopping_patience))
+        everything.append(EarlyStopping(test_data, patience=config.early_stopping_patience))
     everything += [*plugin_callbacks(config), *callbacks, RunArtifacts(test_images[:64].to(dist.device), metrics)]
-    trainer = Trainer(model, objective, config, train_data.images, name=str(name), callbacks=everything, dist=dist)
+    trainer = Trainer(model, objective, config, train_data, name=str(name), callbacks=everything, dist=dist)
     try:
         return trainer.fit(resume=resume)
     finally:

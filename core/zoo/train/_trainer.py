@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import math
-
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from zoo._serialization import atomic_write_bytes, config_document
+from zoo._specs import Data
 from zoo.errors import NonFiniteLossError, ResumeMismatchError, TrainingError
 from zoo.train._callbacks import Callback
 from zoo.train._checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -57,13 +57,13 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
 
 
 class Trainer:
-    """Trains ``model`` on ``images`` (float ``(N, C, H, W)`` in [0, 1]) with ``objective``.
+    """Trains ``model`` on ``data`` (images float ``(N, C, H, W)`` in [0, 1], optional labels) with ``objective``.
 
     The loop per step: for each network the objective names, in order, compute its loss, backpropagate,
     average gradients across processes, clip, step its optimizer. Everything else is a callback.
     """
 
-    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig, images: Tensor, *,
+    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig, data: Data, *,
                  name: str = "model", callbacks: Sequence[Callback] = (), dist: Distributed | None = None) -> None:
         self.config = config
         self.name = name
@@ -71,7 +71,7 @@ class Trainer:
         self.device = self.dist.device
         self.model = model.to(self.device)
         self.objective = objective
-        self.images = images.to(self.device)
+        self.data = data.to(self.device)
         self.callbacks = list(callbacks) if self.dist.is_main else []
         self.out = Path(config.out)
         self.updates = objective.updates(self.model)
@@ -82,7 +82,7 @@ class Trainer:
         unknown = sorted(set(config.optimizers) - set(self.optimizers))
         if unknown:
             raise TrainingError(f"optimizers given for {unknown}, but this model trains {sorted(self.optimizers)}")
-        self.steps_per_epoch = math.ceil(len(self.images) / config.batch_size)
+        self.steps_per_epoch = math.ceil(len(self.data) / config.batch_size)
         self.total_steps = config.total_steps(self.steps_per_epoch)
         self.step = 0
         self.network_steps = dict.fromkeys(self.optimizers, 0)
@@ -128,11 +128,13 @@ class Trainer:
         differing = [f"model.{k}" for k in _diff(saved["model"].get("config", {}), now["model"]["config"])]
         if saved["model"].get("architecture") != now["model"]["architecture"]:
             differing.insert(0, "architecture")
-        differing += [f"train.{k}" for k in _diff(saved["train"], now["train"]) if k.split(".")[0] not in RESUMABLE_KEYS]
+        train_keys = _diff(saved["train"], now["train"])
+        differing += [f"train.{k}" for k in train_keys if k.split(".")[0] not in RESUMABLE_KEYS]
         if differing:
             raise ResumeMismatchError(
                 f"cannot resume {self.out}: the config differs in {', '.join(differing)}; resume with the original "
-                f"settings (see {TRAIN_CONFIG_NAME} and {MODEL_CONFIG_NAME} there) or start a new run with another --out"
+                f"settings (see {TRAIN_CONFIG_NAME} and {MODEL_CONFIG_NAME} there) or start a new run with another "
+                "--out"
             )
 
     def save_checkpoint(self) -> None:
@@ -145,18 +147,17 @@ class Trainer:
             callback.on_checkpoint(self, path)
 
     # -- the loop -----------------------------------------------------------------------------------------------
-    def _batches(self) -> Iterator[Tensor]:
+    def _batches(self) -> Iterator[Data]:
         """Batches from a per-epoch permutation that depends only on (seed, epoch): resumable by step count."""
-        n, size = len(self.images), self.config.batch_size
+        n, size = len(self.data), self.config.batch_size
         while True:
             epoch, position = divmod(self.step, self.steps_per_epoch)
             order = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch))
             order = order.to(self.device)
             for start in range(position * size, n, size):
-                batch = self.images[order[start:start + size]]
-                yield self.dist.shard(batch)
+                yield self.dist.shard(self.data[order[start:start + size]])
 
-    def _update(self, network: str, module: nn.Module, batch: Tensor) -> dict[str, Tensor]:
+    def _update(self, network: str, module: nn.Module, batch: Data) -> dict[str, Tensor]:
         optimizer = self.optimizers[network]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
             loss, logs = self.objective.loss(self.model, network, batch)
@@ -216,14 +217,14 @@ class Trainer:
         return RunResult(out=self.out, step=self.step, status=status, signal=self._signal)
 
     @torch.no_grad()
-    def evaluate(self, images: Tensor) -> float:
-        """Mean of the first network's loss over ``images`` (used by early stopping)."""
+    def evaluate(self, data: Data) -> float:
+        """Mean of the first network's loss over ``data`` (used by early stopping)."""
         was_training = self.model.training
         self.model.eval()
         network = self.updates[0][0]
         total, count = 0.0, 0
-        for start in range(0, len(images), self.config.batch_size):
-            batch = images[start:start + self.config.batch_size].to(self.device)
+        for start in range(0, len(data), self.config.batch_size):
+            batch = data[start:start + self.config.batch_size].to(self.device)
             loss, _ = self.objective.loss(self.model, network, batch)
             total += float(loss) * len(batch)
             count += len(batch)
