@@ -23,7 +23,8 @@ class ModelConfig(BaseModel):
     :meth:`parameter_count` so that the parameter budget is enforced before anything is allocated.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, validate_default=True)
+    # defer_build: schemas are built on first validation, so `zoo list` pays nothing for unused configs.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, validate_default=True, defer_build=True)
 
     max_parameters: ClassVar[int] = MAX_PARAMETERS
 

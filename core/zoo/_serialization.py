@@ -152,7 +152,8 @@ def build_from_document(document: dict[str, Any], *, where: str, registry: Regis
             f"{where} needs architecture {architecture!r}, which no installed plugin provides; "
             f"install it with `pip install {dist}{pin}`"
         ) from None
-    config = validate_config(spec.config, document["config"], where=where)
+    # Validate in JSON mode, as the document came from JSON: strict mode takes arrays for tuple fields only there.
+    config = validate_config(spec.config, json.dumps(document["config"]), where=where)
     return create_from_config(spec.name, config, registry=registry)
 
 
@@ -167,8 +168,8 @@ def create_from_config(name: str, config: ModelConfig, *, registry: Registry | N
     return model
 
 
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Strictly load a safetensors file into ``model``: every tensor present, expected and of the right shape."""
+def require_weights_file(path: Path) -> None:
+    """Raise UnsafeWeightsError (pickle weights only) or LoadError unless the safetensors file ``path`` exists."""
     if not path.is_file():
         found = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
         pickles = [n for n in found if n in PICKLE_NAMES]
@@ -178,6 +179,11 @@ def load_weights(model: nn.Module, path: Path) -> None:
                 f"Convert them to {WEIGHTS_NAME} with safetensors in a trusted environment"
             )
         raise LoadError(f"{path.parent} has no {WEIGHTS_NAME} (found: {', '.join(sorted(found)) or 'nothing'})")
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Strictly load a safetensors file into ``model``: every tensor present, expected and of the right shape."""
+    require_weights_file(path)
     try:
         tensors = load_file(path)
     except (SafetensorError, OSError, ValueError) as exc:
@@ -204,6 +210,8 @@ def load_weights(model: nn.Module, path: Path) -> None:
 def load_directory(directory: str | os.PathLike[str], *, registry: Registry | None = None) -> nn.Module:
     """Load a model saved by :func:`save` (eval mode)."""
     directory = Path(directory)
+    # Weights first: a directory of pickle weights (no config.json either) should say so, not "no config".
+    require_weights_file(directory / WEIGHTS_NAME)
     document = read_config_document(directory / CONFIG_NAME)
     model = build_from_document(document, where=str(directory / CONFIG_NAME), registry=registry)
     load_weights(model, directory / WEIGHTS_NAME)

@@ -121,23 +121,32 @@ AdversarialLoss = Literal["non-saturating", "hinge", "wasserstein-gp"]
 class Adversarial:
     """GANs: ``d_steps`` discriminator updates, then one generator update, per training step.
 
-    Losses: non-saturating cross-entropy, hinge, or Wasserstein; ``gp_weight`` > 0 adds a gradient penalty
-    on interpolates (WGAN-GP style; used by any loss). When the model has a ``generator_ema`` copy, it is
-    moved towards the generator after every generator update with ``ema_decay``.
+    Losses: non-saturating cross-entropy, hinge, or Wasserstein with a gradient penalty on interpolates
+    (``gp_weight``). When the model has a ``generator_ema`` copy, it is moved towards the generator after every
+    generator update with ``ema_decay``. ``translate`` > 0 shifts every image the discriminator sees, real and
+    fake, by up to that fraction of its size (differentiable augmentation, Zhao et al. 2020), which keeps a
+    discriminator from memorising a small training set.
     """
 
     loss_kind: AdversarialLoss = "non-saturating"
     d_steps: int = 1
     gp_weight: float = 0.0
     ema_decay: float = 0.0
+    translate: float = 0.0
 
     def __init__(self, loss: AdversarialLoss = "non-saturating", *, d_steps: int = 1, gp_weight: float = 10.0,
-                 ema_decay: float = 0.0) -> None:
+                 ema_decay: float = 0.0, translate: float = 0.0) -> None:
         self.loss_kind = loss
         self.d_steps = d_steps
-        # The penalty belongs to Wasserstein training; other losses use it only when asked for explicitly.
+        # The penalty belongs to Wasserstein training; the other losses do not use it.
         self.gp_weight = gp_weight if loss == "wasserstein-gp" else 0.0
         self.ema_decay = ema_decay
+        self.translate = translate
+
+    def _critic(self, model: nn.Module, images: Tensor) -> Tensor:
+        if self.translate > 0:
+            images = translate_randomly(images, self.translate)
+        return model.discriminator(images)  # (N,)
 
     def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
         return [("discriminator", model.discriminator, self.d_steps), ("generator", model.generator, 1)]
@@ -148,7 +157,7 @@ class Adversarial:
         if network == "discriminator":
             with torch.no_grad():
                 fake = model.generator.sample(n)
-            real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)  # (N,), (N,)
+            real_logits, fake_logits = self._critic(model, real), self._critic(model, fake)  # (N,), (N,)
             if self.loss_kind == "non-saturating":
                 loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
             elif self.loss_kind == "hinge":
@@ -162,7 +171,7 @@ class Adversarial:
                 logs["gradient_penalty"] = penalty.detach()
             return loss, logs
         if network == "generator":
-            fake_logits = model.discriminator(model.generator.sample(n))
+            fake_logits = self._critic(model, model.generator.sample(n))
             loss = F.softplus(-fake_logits).mean() if self.loss_kind == "non-saturating" else -fake_logits.mean()
             return loss, {"loss/generator": loss.detach()}
         raise TrainingError(f"Adversarial objective has no network {network!r}")
@@ -183,6 +192,26 @@ class Adversarial:
             params = list(model.generator.parameters()) + list(model.generator.buffers())
             floats = [(e, p) for e, p in zip(ema_params, params, strict=True) if e.is_floating_point()]
             torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1.0 - self.ema_decay)
+
+
+def translate_randomly(images: Tensor, fraction: float) -> Tensor:
+    """Shift each image ``(N, C, H, W)`` by a random whole number of pixels, up to ``fraction`` of its size.
+
+    Vacated pixels are zero. Built from indexing, so gradients flow to the input (needed for fakes).
+    """
+    n, _, h, w = images.shape
+    max_y, max_x = max(1, round(h * fraction)), max(1, round(w * fraction))
+    device = images.device
+    dy = torch.randint(-max_y, max_y + 1, (n, 1, 1), device=device)
+    dx = torch.randint(-max_x, max_x + 1, (n, 1, 1), device=device)
+    rows = torch.arange(h, device=device).view(1, h, 1)
+    cols = torch.arange(w, device=device).view(1, 1, w)
+    # A one-pixel zero border: indices pushed outside the image land on it.
+    padded = F.pad(images, (1, 1, 1, 1)).permute(0, 2, 3, 1)  # (N, H+2, W+2, C)
+    ys = (rows + dy + 1).clamp(0, h + 1)  # (N, H, 1)
+    xs = (cols + dx + 1).clamp(0, w + 1)  # (N, 1, W)
+    batch = torch.arange(n, device=device).view(n, 1, 1)
+    return padded[batch, ys, xs].permute(0, 3, 1, 2)  # (N, C, H, W)
 
 
 def objective_for(model: nn.Module, factory: Callable[[nn.Module], Objective] | None) -> Objective:

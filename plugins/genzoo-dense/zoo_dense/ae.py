@@ -1,0 +1,62 @@
+"""A dense (fully connected) autoencoder.
+
+The default config is the reference design: encoder ``Linear(784, 64) + ReLU``, decoder
+``Linear(64, 64) + ReLU -> Linear(64, 784) -> sigmoid``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+from torch import Tensor, nn
+
+import zoo
+from zoo_dense._layers import Activation, DataShape, Hidden, Width, flatten_data, mlp, mlp_parameter_count
+
+
+class DenseAEConfig(zoo.ModelConfig):
+    data_shape: DataShape = Field((1, 28, 28), description="(channels, height, width) of the data")
+    encoder_hidden: Hidden = Field((), description="hidden widths between the input and the latent")
+    latent_dim: Width = 64
+    latent_activation: Activation | Literal["none"] = Field("relu", description="applied to the latent code")
+    decoder_hidden: Hidden = Field((64,), description="hidden widths between the latent and the output")
+    activation: Activation = Field("relu", description="activation of the hidden layers")
+    loss: Literal["mse", "bce"] = Field("mse", description="reconstruction loss used in training")
+
+    @property
+    def features(self) -> int:
+        return math.prod(self.data_shape)
+
+    def parameter_count(self) -> int:
+        encoder = mlp_parameter_count([self.features, *self.encoder_hidden, self.latent_dim])
+        decoder = mlp_parameter_count([self.latent_dim, *self.decoder_hidden, self.features])
+        return encoder + decoder
+
+
+class DenseAE(nn.Module):
+    """``encode``: data ``(N, C, H, W)`` -> ``(N, latent_dim)``; ``decode`` back to data in [0, 1]."""
+
+    def __init__(self, *, config: DenseAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        latent_activation = None if config.latent_activation == "none" else config.latent_activation
+        self.encoder = mlp(
+            [config.features, *config.encoder_hidden, config.latent_dim],
+            activation=config.activation,
+            final_activation=latent_activation,
+        )
+        # Outputs logits; decode() squashes them into the data range.
+        self.decoder = mlp([config.latent_dim, *config.decoder_hidden, config.features], activation=config.activation)
+
+    def encode(self, x: Tensor) -> Tensor:
+        x = flatten_data(x, self.config.data_shape)  # (N, C*H*W)
+        return self.encoder(x)  # (N, latent_dim)
+
+    def decode(self, z: Tensor) -> Tensor:
+        logits = self.decoder(z)  # (N, C*H*W)
+        return logits.sigmoid().unflatten(1, self.config.data_shape)  # (N, C, H, W) in [0, 1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.decode(self.encode(x))  # (N, C, H, W)
