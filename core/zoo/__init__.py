@@ -5,14 +5,18 @@
 >>> model = zoo.create("dense-ae", latent_dim=32)
 >>> zoo.save(model, "runs/ae")
 >>> zoo.load("runs/ae")
+>>> zoo.push("runs/ae", "alice/dense-ae")             # to the Hugging Face Hub
+>>> zoo.load("hf-hub:alice/dense-ae")
 """
 
 from zoo import errors
-from zoo._api import create, info, list_models, load, save
+from zoo._api import create, evaluate, info, list_models, load, save
 from zoo._config import ModelConfig
+from zoo._hub import pull, push
 from zoo._protocols import Autoencoder, Decoder, Discriminator, Encoder, Generator
 from zoo._registry import register_plugin, reload_registry, unregister_plugin
 from zoo._specs import Data, DatasetSpec, ModelSpec
+from zoo._weights import WeightsEntry
 from zoo.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -27,13 +31,17 @@ __all__ = [
     "Generator",
     "ModelConfig",
     "ModelSpec",
+    "WeightsEntry",
     "__version__",
     "create",
     "errors",
+    "evaluate",
     "hookimpl",
     "info",
     "list_models",
     "load",
+    "pull",
+    "push",
     "register_plugin",
     "reload_registry",
     "save",

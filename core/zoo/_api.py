@@ -1,9 +1,10 @@
-"""The public functions: list, create, load, save, info."""
+"""The public functions: list, create, load, save, info, evaluate."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,15 @@ def info(name: str) -> dict[str, Any]:
         "config_schema": spec.config.model_json_schema(),
         "pretrained": sorted(tag for tag in registry.weights if tag.split(".", 1)[0] == name),
     }
+
+
+def evaluate(source_or_model: str | os.PathLike[str] | nn.Module, *, data: str | os.PathLike[str] = "mnist-5k",
+             seeds: Sequence[int] = (0, 1, 2), num_samples: int = 1000,
+             classifier: str | os.PathLike[str] | nn.Module | None = None) -> dict[str, Any]:
+    """Metrics of a model on ``data``'s test split over ``seeds``; see :func:`zoo.eval.evaluate`.
+
+    Imports the evaluation stack (torchmetrics, scikit-learn) only when called.
+    """
+    from zoo.eval import evaluate as _evaluate
+
+    return _evaluate(source_or_model, data=data, seeds=seeds, num_samples=num_samples, classifier=classifier)

@@ -34,6 +34,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     import zoo
 
+    if "." in args.name:  # a pretrained entry, architecture.tag
+        from zoo._registry import get_registry
+
+        entry = get_registry().weights_entry(args.name)
+        print(entry.to_json() if hasattr(entry, "to_json") else repr(entry), end="")
+        return 0
     details = zoo.info(args.name)
     if args.json:
         print(json.dumps(details, indent=2))
@@ -74,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_list)
 
     p = commands.add_parser("info", help="show an architecture's provider, config fields and pretrained tags")
-    p.add_argument("name", help="architecture name, e.g. dense-gan")
+    p.add_argument("name", help="architecture name, e.g. dense-gan, or a pretrained entry, e.g. dense-gan.mnist5k")
     p.add_argument("--json", action="store_true", help="print everything as JSON")
     p.set_defaults(handler=_cmd_info)
 
@@ -87,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_modules() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+def _command_modules() -> list[Callable[[argparse._SubParsersAction], None]]:
     # Each module only builds its argparse parsers at import; heavy imports happen inside handlers.
     registrars = []
     for module_name in ("zoo._cli_train", "zoo._cli_hub", "zoo._cli_eval"):

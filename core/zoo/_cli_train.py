@@ -12,7 +12,7 @@ from typing import Any
 from zoo.errors import ConfigError
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "train", help="train an architecture (any installed plugin's) with the generic trainer",
         description="Train NAME and write a run directory that `zoo.load(DIR)` reads: config.json, "

@@ -90,6 +90,10 @@ class Registry:
             ) from None
 
 
+def _identity(obj: object) -> object:
+    return obj
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -127,7 +131,7 @@ def build_registry() -> Registry:
     core_version = _distribution_version(CORE_DISTRIBUTION)
     candidates.append((PluginInfo("zoo-builtin", CORE_DISTRIBUTION, core_version), lambda: _builtin))
     for name, obj in _extra_plugins.items():
-        candidates.append((PluginInfo(name, "(registered at runtime)", ""), lambda obj=obj: obj))
+        candidates.append((PluginInfo(name, "(registered at runtime)", ""), functools.partial(_identity, obj)))
     if not _env_flag(ENV_DISABLE_AUTOLOAD):
         for ep in _entry_points():
             dist = ep.dist

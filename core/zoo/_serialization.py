@@ -162,9 +162,9 @@ def create_from_config(name: str, config: ModelConfig, *, registry: Registry | N
     spec = registry.model(name)
     model = spec.build(config)
     # The registry, not the plugin, stamps identity, so every model zoo hands out can be saved.
-    model.architecture = spec.name
+    setattr(model, "architecture", spec.name)  # noqa: B010 (nn.Module's __setattr__ is typed for tensors)
     if getattr(model, "config", None) is not config:
-        model.config = config
+        setattr(model, "config", config)  # noqa: B010
     return model
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Self
 
 import pydantic
@@ -46,6 +47,8 @@ class TrainConfig(_Frozen):
     seed: int = Field(0, ge=0, le=2**63 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16"] = "fp32"
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_steps: int = Field(0, ge=0, le=1_000_000)
     grad_clip: float | None = Field(None, gt=0)
     checkpoint_every: int = Field(500, ge=0, le=100_000_000)
     log_every: int = Field(1, ge=1, le=1_000_000)
@@ -70,3 +73,13 @@ class TrainConfig(_Frozen):
 
 # Keys that may differ between a run and its resumption: how long it runs and where it reports.
 RESUMABLE_KEYS = frozenset({"epochs", "steps", "out", "device", "log_every", "sample_every", "checkpoint_every"})
+
+
+def lr_factor(schedule: str, warmup_steps: int, step: int, total_steps: int) -> float:
+    """Multiplier of the base learning rate at ``step``; a pure function of the step, so resuming is exact."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "cosine":
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return 1.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -24,15 +24,15 @@ Logs = dict[str, Tensor]
 
 @runtime_checkable
 class Objective(Protocol):
-    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+    def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         """``(network name, module whose parameters it updates, updates per step)``, in update order."""
         ...
 
-    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+    def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
         """The scalar loss to minimise for ``network`` on ``batch``, and detached tensors to log."""
         ...
 
-    def after_update(self, model: nn.Module, network: str) -> None:
+    def after_update(self, model: Any, network: str) -> None:
         """Called after each optimizer step of ``network`` (e.g. to update an EMA copy)."""
         ...
 
@@ -56,16 +56,16 @@ class Reconstruction:
         self.loss_kind = loss
         self.corruption = corruption
 
-    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+    def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+    def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
         images = batch.images
         inputs = self.corruption(images) if self.corruption is not None else images
         loss = _reconstruction_loss(self.loss_kind, model(inputs), images)
         return loss, {"loss": loss.detach()}
 
-    def after_update(self, model: nn.Module, network: str) -> None:
+    def after_update(self, model: Any, network: str) -> None:
         return None
 
 
@@ -76,10 +76,10 @@ class ELBO:
     beta: float = 1.0
     reconstruction: Literal["bce", "mse"] = "bce"
 
-    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+    def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+    def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
         images = batch.images
         mean, logvar = model.encode_distribution(images)  # (N, D) each
         output = model.decode(model.reparameterize(mean, logvar))
@@ -89,7 +89,7 @@ class ELBO:
         loss = recon + self.beta * kl
         return loss, {"loss": loss.detach(), "reconstruction": recon.detach(), "kl": kl.detach()}
 
-    def after_update(self, model: nn.Module, network: str) -> None:
+    def after_update(self, model: Any, network: str) -> None:
         return None
 
 
@@ -99,10 +99,10 @@ class Classification:
 
     label_smoothing: float = 0.0
 
-    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+    def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+    def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
         if batch.labels is None:
             raise TrainingError("a classifier needs labelled data; this dataset has no labels")
         logits = model(batch.images)  # (N, classes)
@@ -110,7 +110,7 @@ class Classification:
         accuracy = (logits.detach().argmax(dim=1) == batch.labels).float().mean()
         return loss, {"loss": loss.detach(), "accuracy": accuracy}
 
-    def after_update(self, model: nn.Module, network: str) -> None:
+    def after_update(self, model: Any, network: str) -> None:
         return None
 
 
@@ -143,15 +143,15 @@ class Adversarial:
         self.ema_decay = ema_decay
         self.translate = translate
 
-    def _critic(self, model: nn.Module, images: Tensor) -> Tensor:
+    def _critic(self, model: Any, images: Tensor) -> Tensor:
         if self.translate > 0:
             images = translate_randomly(images, self.translate)
         return model.discriminator(images)  # (N,)
 
-    def updates(self, model: nn.Module) -> list[tuple[str, nn.Module, int]]:
+    def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("discriminator", model.discriminator, self.d_steps), ("generator", model.generator, 1)]
 
-    def loss(self, model: nn.Module, network: str, batch: Data) -> tuple[Tensor, Logs]:
+    def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
         real = batch.images
         n = real.shape[0]
         if network == "discriminator":
@@ -183,7 +183,7 @@ class Adversarial:
         (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
         return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
 
-    def after_update(self, model: nn.Module, network: str) -> None:
+    def after_update(self, model: Any, network: str) -> None:
         ema = getattr(model, "generator_ema", None)
         if network != "generator" or ema is None or self.ema_decay <= 0:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ def plugin_callbacks(config: TrainConfig) -> list[Callback]:
         return callbacks
     for impl in registry.manager.hook.zoo_callbacks.get_hookimpls():
         try:
-            callbacks.extend(impl.function(train_config=config))
+            callbacks.extend(cast(list[Callback], impl.function(train_config=config)))
         except Exception as exc:  # one plugin's logger must not stop a training run
             logger.warning("plugin %r: zoo_callbacks() raised %s: %s; continuing without it", impl.plugin_name,
                            type(exc).__name__, exc)

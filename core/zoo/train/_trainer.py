@@ -20,7 +20,7 @@ from zoo._specs import Data
 from zoo.errors import NonFiniteLossError, ResumeMismatchError, TrainingError
 from zoo.train._callbacks import Callback
 from zoo.train._checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from zoo.train._config import RESUMABLE_KEYS, OptimizerConfig, TrainConfig
+from zoo.train._config import RESUMABLE_KEYS, OptimizerConfig, TrainConfig, lr_factor
 from zoo.train._distributed import Distributed
 from zoo.train._objectives import Objective
 
@@ -187,8 +187,11 @@ class Trainer:
             callback.on_train_start(self)
         with self._signals():
             batches = self._batches()
+            scheduled = self.config.lr_schedule != "constant" or self.config.warmup_steps > 0
             while self.step < self.total_steps:
                 batch = next(batches)
+                if scheduled:
+                    self._set_learning_rates()
                 logs: dict[str, Tensor] = {}
                 for network, module, repeats in self.updates:
                     for _ in range(repeats):
@@ -215,6 +218,12 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_end(self)
         return RunResult(out=self.out, step=self.step, status=status, signal=self._signal)
+
+    def _set_learning_rates(self) -> None:
+        factor = lr_factor(self.config.lr_schedule, self.config.warmup_steps, self.step, self.total_steps)
+        for network, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = self.config.optimizer_for(network).lr * factor
 
     @torch.no_grad()
     def evaluate(self, data: Data) -> float:

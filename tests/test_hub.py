@@ -1,0 +1,458 @@
+"""zoo.push / zoo.pull / zoo.load("hf-hub:...") and the CLI, with the real huggingface_hub client against
+zoo.testing.HubServer on 127.0.0.1 (no internet).
+
+huggingface_hub reads HF_ENDPOINT, HF_HUB_OFFLINE and HF_HUB_CACHE once, at import, into
+`huggingface_hub.constants`: the fixtures patch those constants (and the environment, for child processes),
+and most calls pass `endpoint=` explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from huggingface_hub import ModelCard, constants, hf_hub_download
+from PIL import Image
+
+import zoo
+from zoo._cli import main
+from zoo.errors import (
+    ConfigError,
+    HubAuthError,
+    HubError,
+    HubNotFoundError,
+    MissingArchitectureError,
+    UnsafeWeightsError,
+)
+from zoo.testing import HubServer
+
+pytestmark = pytest.mark.network
+
+TOKEN = "hf_alice_secret_token_123"
+OTHER_TOKEN = "hf_bob_secret_token_456"
+BAD_TOKEN = "hf_not_a_valid_token_789"
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+@pytest.fixture(autouse=True)
+def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private HF_HOME / HF_HUB_CACHE, no telemetry, no implicit token, online."""
+    home = tmp_path / "hf-home"
+    cache = home / "hub"
+    for name, value in (("HF_HOME", home), ("HF_HUB_CACHE", cache)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return cache
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubServer]:
+    with HubServer(tmp_path / "hub-storage", tokens={TOKEN: "alice", OTHER_TOKEN: "bob"}) as server:
+        yield server
+
+
+@pytest.fixture
+def hf_endpoint(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What HF_ENDPOINT=<hub> does when set before huggingface_hub is imported (the CLI's only way in)."""
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+    template = hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    return hub.endpoint
+
+
+def _make_run(directory: Path, *, seed: int = 0, latent_dim: int = 8) -> Path:
+    """What `zoo train` leaves behind, minus the training: a loadable model, settings, a picture, metrics."""
+    torch.manual_seed(seed)
+    zoo.save(zoo.create("dense-ae", latent_dim=latent_dim), directory)
+    settings = {"data": "mnist-5k", "steps": 10, "seed": seed, "out": "/home/alice/secret-runs/x", "device": "cpu"}
+    (directory / "train_config.json").write_text(json.dumps(settings))
+    Image.new("L", (16, 8), color=seed).save(directory / "reconstructions.png")
+    metrics = {"dataset": "mnist-5k", "split": "test", "metrics": {"mse": 0.0123, "bce": 0.0871}}
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    return directory
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return _make_run(tmp_path / "run")
+
+
+def _assert_same_model(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    assert a.config == b.config
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert sa[key].dtype == sb[key].dtype and torch.equal(sa[key], sb[key]), key
+
+
+def _load(hub: HubServer, spec: str, **kwargs: object) -> torch.nn.Module:
+    return zoo.load(f"hf-hub:{spec}", endpoint=hub.endpoint, **kwargs)
+
+
+# -- push and pull -----------------------------------------------------------------------------------------
+
+
+def test_push_then_pull_gives_identical_tensors_and_config(hub: HubServer, run_dir: Path, tmp_path: Path) -> None:
+    info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+
+    assert SHA_RE.match(info.oid)
+    commits = [r for r in hub.request_log if r[0] == "POST" and "/commit/" in r[1]]
+    assert len(commits) == 1, "push must be exactly one commit"
+    model = _load(hub, "alice/ae")
+    _assert_same_model(model, zoo.load(run_dir))
+    assert not model.training
+    assert model.zoo_source == {"repo_id": "alice/ae", "revision": info.oid, "requested_revision": "main"}
+
+    out = zoo.pull("alice/ae", out=tmp_path / "pulled", endpoint=hub.endpoint)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    for name in ("config.json", "model.safetensors"):
+        assert (out / name).read_bytes() == (run_dir / name).read_bytes()
+    _assert_same_model(zoo.load(out), model)
+
+
+def test_repo_holds_the_expected_files(hub: HubServer, run_dir: Path) -> None:
+    from huggingface_hub import HfApi
+
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    files = HfApi(endpoint=hub.endpoint, token=TOKEN).list_repo_files("alice/ae")
+    assert sorted(files) == [".gitattributes", "README.md", "config.json", "model.safetensors", "reconstructions.png"]
+
+
+def test_old_revision_by_sha_still_loads_after_a_second_push(hub: HubServer, tmp_path: Path) -> None:
+    first_run, second_run = _make_run(tmp_path / "a", seed=1), _make_run(tmp_path / "b", seed=2)
+    first = zoo.push(first_run, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    second = zoo.push(second_run, "alice/ae", token=TOKEN, endpoint=hub.endpoint, commit_message="retrain")
+    assert first.oid != second.oid
+
+    _assert_same_model(_load(hub, f"alice/ae@{first.oid}"), zoo.load(first_run))
+    _assert_same_model(_load(hub, "alice/ae"), zoo.load(second_run))
+    _assert_same_model(_load(hub, f"alice/ae@{first.oid[:10]}"), zoo.load(first_run))
+
+
+def test_push_a_model_object_to_an_existing_branch(hub: HubServer, run_dir: Path) -> None:
+    main_commit = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    hub.commit("alice/ae", {"notes.txt": b"dev branch"}, branch="dev")
+    torch.manual_seed(5)
+    model = zoo.create("dense-ae", latent_dim=4)
+
+    info = zoo.push(model, "alice/ae", token=TOKEN, branch="dev", endpoint=hub.endpoint)
+
+    _assert_same_model(_load(hub, "alice/ae@dev"), model)
+    assert _load(hub, "alice/ae").zoo_source["revision"] == main_commit.oid
+    assert info.oid != main_commit.oid
+
+
+def test_model_card_metadata(hub: HubServer, run_dir: Path, hf_env: Path) -> None:
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint, license="mit")
+    card = ModelCard.load(hf_hub_download("alice/ae", "README.md", endpoint=hub.endpoint))
+
+    data = card.data
+    assert data.library_name == "genzoo"
+    assert data.license == "mit"
+    assert data.tags == ["dense-ae", "autoencoder", "mnist-5k"]
+    assert data.pipeline_tag == "image-to-image"
+    results = {r.metric_type: r for r in data.eval_results}
+    assert {name: r.metric_value for name, r in results.items()} == {"mse": 0.0123, "bce": 0.0871}
+    assert {(r.dataset_name, r.dataset_split) for r in results.values()} == {("mnist-5k", "test")}
+    assert "![reconstructions](reconstructions.png)" in card.text
+    assert 'zoo.load("hf-hub:alice/ae")' in card.text
+    assert "pip install genzoo genzoo-dense" in card.text
+    assert "/home/alice" not in card.content, "machine-local paths must not reach a public card"
+
+
+def test_push_without_metrics_or_pictures_has_a_plain_card(hub: HubServer, tmp_path: Path) -> None:
+    model = zoo.create("dense-gan")
+    zoo.push(model, "alice/gan", token=TOKEN, endpoint=hub.endpoint)
+    card = ModelCard.load(hf_hub_download("alice/gan", "README.md", endpoint=hub.endpoint))
+    assert card.data.tags == ["dense-gan", "gan"]
+    assert card.data.pipeline_tag == "unconditional-image-generation"
+    assert card.data.eval_results is None
+
+
+def test_local_dataset_paths_stay_local(hub: HubServer, run_dir: Path) -> None:
+    settings = json.loads((run_dir / "train_config.json").read_text())
+    (run_dir / "train_config.json").write_text(json.dumps({**settings, "data": "/home/alice/private/x.npz"}))
+    metrics = {"dataset": "/home/alice/private/x.npz", "split": "test", "metrics": {"mse": 0.5}}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    card = ModelCard.load(hf_hub_download("alice/ae", "README.md", endpoint=hub.endpoint))
+    assert "/home/alice" not in card.content
+    assert card.data.tags == ["dense-ae", "autoencoder"]
+    assert card.data.eval_results[0].dataset_name == "x.npz"
+
+
+def test_metrics_json_is_validated(hub: HubServer, run_dir: Path) -> None:
+    (run_dir / "metrics.json").write_text(json.dumps({"dataset": "mnist-5k", "split": "test", "metrics": "bad"}))
+    with pytest.raises(ConfigError, match="metrics.json"):
+        zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+
+
+# -- errors that say which and what to do -------------------------------------------------------------------
+
+
+def test_private_repo_with_a_bad_token(hub: HubServer, run_dir: Path) -> None:
+    zoo.push(run_dir, "alice/secret", token=TOKEN, private=True, endpoint=hub.endpoint)
+    # Cold cache: with a warm one huggingface_hub silently serves the cached copy (hub-protocol.md G4).
+    with pytest.raises(HubAuthError) as caught:
+        _load(hub, "alice/secret", token=BAD_TOKEN)
+    message = str(caught.value)
+    assert "refused the token for alice/secret" in message
+    assert "HF_TOKEN" in message and "read access" in message
+    assert BAD_TOKEN not in message
+
+
+def test_private_repo_without_a_token_or_with_another_users(hub: HubServer, run_dir: Path) -> None:
+    zoo.push(run_dir, "alice/secret", token=TOKEN, private=True, endpoint=hub.endpoint)
+    with pytest.raises(HubNotFoundError, match=r"alice/secret was not found .*private, no token was given"):
+        _load(hub, "alice/secret")
+    with pytest.raises(HubNotFoundError, match=r"private, the token given cannot see it: pass token="):
+        _load(hub, "alice/secret", token=OTHER_TOKEN)
+    assert isinstance(_load(hub, "alice/secret", token=TOKEN), torch.nn.Module)
+
+
+def test_missing_repo_and_missing_revision(hub: HubServer, run_dir: Path) -> None:
+    with pytest.raises(HubNotFoundError, match="repository alice/nothing was not found at http://127.0.0.1"):
+        _load(hub, "alice/nothing")
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(HubNotFoundError, match="has no revision 'nope'"):
+        _load(hub, "alice/ae@nope")
+
+
+def test_push_errors_name_the_token_problem(hub: HubServer, run_dir: Path) -> None:
+    with pytest.raises(HubAuthError, match="needs a token for alice/ae: pass token=.*write access"):
+        zoo.push(run_dir, "alice/ae", endpoint=hub.endpoint)
+    with pytest.raises(HubAuthError, match="refused the token") as caught:
+        zoo.push(run_dir, "alice/ae", token=BAD_TOKEN, endpoint=hub.endpoint)
+    assert BAD_TOKEN not in str(caught.value)
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    with pytest.raises(HubAuthError, match="denied write access to alice/ae"):
+        zoo.push(run_dir, "alice/ae", token=OTHER_TOKEN, endpoint=hub.endpoint)
+
+
+def test_bad_specs_are_config_errors(hub: HubServer) -> None:
+    for spec in ("alice/ae@", "a/b/c", "../etc", "alice/ae x"):
+        with pytest.raises(ConfigError, match="not a Hub repository"):
+            _load(hub, spec)
+    assert hub.request_log == []
+
+
+def test_uninstalled_architecture_names_the_distribution(hub: HubServer) -> None:
+    document = {"format_version": 1, "architecture": "conv-ae", "config": {"latent_dim": 8},
+                "provider": {"distribution": "genzoo-conv", "version": "0.3.0"}}
+    hub.create_repo("alice/alien")
+    hub.commit("alice/alien", {"config.json": json.dumps(document).encode(), "model.safetensors": b"x" * 64})
+    with pytest.raises(MissingArchitectureError, match=r"pip install genzoo-conv==0\.3\.0"):
+        _load(hub, "alice/alien")
+    assert not any("model.safetensors" in path for _, path in hub.request_log), "validated before the weights"
+
+
+def test_malformed_config_is_refused_before_the_weights(hub: HubServer) -> None:
+    hub.create_repo("alice/odd")
+    document = {"format_version": 1, "architecture": "dense-ae", "config": {}, "import": "os.system"}
+    hub.commit("alice/odd", {"config.json": json.dumps(document).encode(), "model.safetensors": b"x"})
+    with pytest.raises(ConfigError, match="unknown keys"):
+        zoo.pull("alice/odd", endpoint=hub.endpoint)
+    assert not any("model.safetensors" in path for _, path in hub.request_log)
+
+
+@pytest.mark.parametrize("with_config", [False, True])
+def test_pickle_only_repo_is_refused(hub: HubServer, run_dir: Path, with_config: bool) -> None:
+    hub.create_repo("alice/pickled")
+    files = {"pytorch_model.bin": b"\x80\x04pickle"}
+    if with_config:
+        files["config.json"] = (run_dir / "config.json").read_bytes()
+    hub.commit("alice/pickled", files)
+    with pytest.raises(UnsafeWeightsError, match=r"only pickle weights \(pytorch_model.bin\)"):
+        _load(hub, "alice/pickled")
+    assert not any("pytorch_model.bin" in path for _, path in hub.request_log), "pickle is never downloaded"
+
+
+def test_repo_without_zoo_files(hub: HubServer) -> None:
+    hub.create_repo("alice/readme-only")
+    hub.commit("alice/readme-only", {"README.md": b"# hi"})
+    with pytest.raises(HubNotFoundError, match="has no config.json, so it is not a zoo model"):
+        _load(hub, "alice/readme-only")
+
+
+# -- offline and caching ------------------------------------------------------------------------------------
+
+
+def test_server_stopped_with_a_warm_cache_loads_offline(hub: HubServer, run_dir: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    expected = _load(hub, "alice/ae")
+    endpoint = hub.endpoint
+    hub.stop()
+
+    _assert_same_model(zoo.load("hf-hub:alice/ae", endpoint=endpoint), expected)
+    _assert_same_model(zoo.load(f"hf-hub:alice/ae@{info.oid}", endpoint=endpoint), expected)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert zoo.load("hf-hub:alice/ae", endpoint=endpoint).zoo_source["revision"] == info.oid
+
+
+def test_offline_mode_with_a_warm_cache_makes_no_request(hub: HubServer, run_dir: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    expected = _load(hub, "alice/ae")
+    hub.reset_log()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    _assert_same_model(_load(hub, "alice/ae"), expected)
+    assert hub.request_log == []
+
+
+def test_server_stopped_with_a_cold_cache_is_a_clear_error(hub: HubServer, run_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.utils._http as hf_http
+
+    zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    endpoint = hub.endpoint
+    hub.stop()
+    # With nothing cached, huggingface_hub retries a refused connection with backoff (about 23 s of sleeps).
+    monkeypatch.setattr(hf_http, "time", SimpleNamespace(sleep=lambda seconds: None))
+    out = tmp_path / "out"
+    with pytest.raises(HubError, match=r"alice/ae@main is not in the local Hugging Face cache and the Hub at "
+                                       r"http://127.0.0.1:\d+ could not be reached"):
+        zoo.pull("alice/ae", out=out, endpoint=endpoint)
+    assert not out.exists(), "a failed pull leaves nothing behind"
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
+        zoo.pull("alice/ae", out=out, endpoint=endpoint)
+    assert not out.exists()
+
+
+def test_hf_hub_cache_is_honoured(hub: HubServer, run_dir: Path, hf_env: Path, tmp_path: Path) -> None:
+    info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    assert zoo.pull("alice/ae", endpoint=hub.endpoint) == hf_env / "models--alice--ae" / "snapshots" / info.oid
+    elsewhere = tmp_path / "elsewhere"
+    assert zoo.pull("alice/ae", endpoint=hub.endpoint, cache_dir=elsewhere).is_relative_to(elsewhere)
+
+
+def test_request_counts(hub: HubServer, run_dir: Path) -> None:
+    """What a load costs in HTTP requests (HubServer.request_log), per file (config.json, model.safetensors).
+
+    * Cold cache, at a branch: huggingface_hub cannot download without a metadata HEAD before each GET, and
+      HubServer answers a HEAD at a branch with a 307 to the commit URL (hub-protocol.md G6; the real Hub
+      answers it with 200), which the client follows. So config.json costs HEAD 307 + HEAD + GET; zoo then
+      fetches the weights at the resolved commit: HEAD + GET. One GET per file, never a listing or a snapshot.
+    * Warm cache, at a branch: one metadata request, for config.json, to learn where the branch points (on
+      HubServer: the HEAD and its 307 hop); the weights at that commit come from the cache with none.
+    * Warm cache, at a commit sha: no request at all.
+    """
+    info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    sha = info.oid
+    hub.reset_log()
+    _load(hub, "alice/ae")
+    assert hub.request_log == [
+        ("HEAD", "/alice/ae/resolve/main/config.json"),
+        ("HEAD", f"/alice/ae/resolve/{sha}/config.json"),
+        ("GET", f"/alice/ae/resolve/{sha}/config.json"),
+        ("HEAD", f"/alice/ae/resolve/{sha}/model.safetensors"),
+        ("GET", f"/alice/ae/resolve/{sha}/model.safetensors"),
+    ]
+
+    hub.reset_log()
+    _load(hub, "alice/ae")
+    assert hub.request_log == [
+        ("HEAD", "/alice/ae/resolve/main/config.json"),  # the one metadata request of this load...
+        ("HEAD", f"/alice/ae/resolve/{sha}/config.json"),  # ...and HubServer's 307 pin, followed
+    ]
+
+    hub.reset_log()
+    _load(hub, f"alice/ae@{sha}")
+    zoo.pull(f"alice/ae@{sha}", endpoint=hub.endpoint)
+    assert hub.request_log == []
+
+
+def test_a_new_commit_on_the_branch_is_picked_up(hub: HubServer, tmp_path: Path) -> None:
+    zoo.push(_make_run(tmp_path / "a", seed=1), "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    _load(hub, "alice/ae")
+    second_run = _make_run(tmp_path / "b", seed=2)
+    second = zoo.push(second_run, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    model = _load(hub, "alice/ae")
+    assert model.zoo_source["revision"] == second.oid
+    _assert_same_model(model, zoo.load(second_run))
+
+
+# -- tokens -------------------------------------------------------------------------------------------------
+
+
+def test_the_token_never_appears_in_logs_output_or_files(hub: HubServer, hf_endpoint: str, run_dir: Path,
+                                                         tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.DEBUG)
+    token_file = tmp_path / "token-file"
+    token_file.write_text(TOKEN + "\n")
+    assert main(["push", str(run_dir), "alice/cli", "--private", "--token-file", str(token_file)]) == 0
+    assert main(["pull", "alice/cli@main", "--out", str(tmp_path / "pulled"), "--token-file", str(token_file)]) == 0
+    bad_file = tmp_path / "bad-token"
+    bad_file.write_text(BAD_TOKEN)
+    assert main(["pull", "alice/other", "--token-file", str(bad_file)]) == 2
+    zoo.push(run_dir, "alice/py", token=TOKEN, endpoint=hub.endpoint)
+    _load(hub, "alice/py", token=TOKEN)
+
+    out, err = capsys.readouterr()
+    assert "pushed" in out and "pulled alice/cli@main (commit " in out and "refused the token" in err
+    for secret in (TOKEN, BAD_TOKEN):
+        assert secret not in out and secret not in err and secret not in caplog.text
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path not in (token_file, bad_file):
+            assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_cli_push_and_pull(hub: HubServer, hf_endpoint: str, run_dir: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", False)
+    assert main(["push", str(run_dir), "alice/cli", "--message", "first"]) == 0
+    sha = re.search(r"at commit ([0-9a-f]{40})", capsys.readouterr().out)
+    assert sha
+    assert main(["pull", f"alice/cli@{sha[1]}", "--out", str(tmp_path / "pulled")]) == 0
+    assert f"(commit {sha[1]}) into {tmp_path / 'pulled'}" in capsys.readouterr().out
+    _assert_same_model(zoo.load(tmp_path / "pulled"), zoo.load(run_dir))
+    assert main(["pull", "alice/missing"]) == 2
+    assert "zoo: error: repository alice/missing was not found" in capsys.readouterr().err
+
+
+def test_huggingface_hub_is_imported_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, zoo, zoo._cli; sys.exit('huggingface_hub' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# -- docs ---------------------------------------------------------------------------------------------------
+
+
+def test_docs_examples_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every ```python block of docs/hub.md, in order, in one namespace (they start their own HubServer)."""
+    text = (Path(__file__).parents[1] / "docs" / "hub.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "docs_hub"}
+    try:
+        for block in blocks:
+            exec(compile(block, "docs/hub.md", "exec"), namespace)
+    finally:
+        server = namespace.get("hub")
+        if isinstance(server, HubServer):
+            server.close()

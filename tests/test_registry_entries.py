@@ -1,0 +1,296 @@
+"""The pretrained-weights registry: every first-party entry validates and loads; checksums are enforced; a
+plugin's entry is downloaded from a (local) Hub at its pinned commit and verified; packaging ships the files."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import shutil
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydantic
+import pytest
+import torch
+from huggingface_hub import ModelCard, constants, hf_hub_download
+
+import zoo
+from zoo._cli import main
+from zoo._registry import get_registry
+from zoo._weights import WeightsEntry, default_entry_name, first_party_entries, load_entry, registry_root
+from zoo.errors import ChecksumError, ConfigError, LoadError
+from zoo.testing import HubServer
+
+ROOT = Path(__file__).parents[1]
+PLACEHOLDERS = {"dense-ae.mnist5k", "dense-dae.mnist5k", "dense-vae.mnist5k", "dense-gan.mnist5k"}
+# digit-cnn.mnist5k is the feature classifier of `zoo eval` (docs/evaluation.md): trained for real, no placeholder.
+EXPECTED = PLACEHOLDERS | {"digit-cnn.mnist5k"}
+TOKEN = "hf_registry_test_token"
+ENTRIES = first_party_entries()
+
+
+@pytest.fixture(autouse=True)
+def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubServer]:
+    with HubServer(tmp_path / "hub-storage", tokens={TOKEN: "acme"}) as server:
+        yield server
+
+
+def test_the_expected_entries_are_registered() -> None:
+    assert {entry.name for entry in ENTRIES} == EXPECTED
+    assert EXPECTED <= set(get_registry().weights)
+    assert registry_root() == ROOT / "registry"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_entry_is_valid(entry: WeightsEntry) -> None:
+    directory = entry.local_dir
+    assert directory is not None
+    reread = WeightsEntry.from_json((directory / "entry.json").read_text(), where="test")
+    assert reread.model_dump() == entry.model_dump()
+    assert sorted(p.name for p in directory.iterdir()) == sorted(["entry.json", *entry.files])
+    for name, digest in entry.files.items():
+        data = (directory / name).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (digest.sha256, digest.size), name
+    document = json.loads((directory / "config.json").read_text())
+    assert (document["architecture"], document["config"]) == (entry.architecture, entry.config)
+    assert entry.architecture in get_registry().models and entry.dataset in get_registry().datasets
+    assert entry.command.startswith(f"zoo train {entry.architecture} --data {entry.dataset} ")
+    assert f"--seed {entry.seed}" in entry.command
+    assert entry.metrics is not None
+    if entry.name in PLACEHOLDERS:
+        assert "placeholder" in entry.note
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_entry_loads(entry: WeightsEntry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # first-party entries never touch the network
+    model = zoo.load(entry.name)
+    assert model.architecture == entry.architecture and not model.training
+    assert model.zoo_source == {"entry": entry.name}
+    reference = zoo.load(entry.local_dir)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_architecture_names_load_their_default_entry() -> None:
+    assert zoo.load("dense-ae").zoo_source == {"entry": "dense-ae.mnist5k"}
+    assert zoo.load("dense-gan.mnist5k").zoo_source == {"entry": "dense-gan.mnist5k"}
+    assert "dense-gan.mnist5k" in zoo.info("dense-gan")["pretrained"]
+
+
+def _copy_entry(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / "registry" / name
+    shutil.copytree(registry_root() / name, target)
+    return target
+
+
+@pytest.mark.parametrize("file", ["model.safetensors", "config.json"])
+def test_a_tampered_file_is_refused(file: str, tmp_path: Path) -> None:
+    directory = _copy_entry("dense-ae.mnist5k", tmp_path)
+    data = bytearray((directory / file).read_bytes())
+    data[-2] ^= 0x01  # same size, one bit flipped
+    (directory / file).write_bytes(bytes(data))
+    with pytest.raises(ChecksumError, match=f"{file} of pretrained entry 'dense-ae.mnist5k' has sha256"):
+        load_entry(WeightsEntry.from_directory(directory))
+
+
+def test_a_truncated_or_missing_file_is_refused(tmp_path: Path) -> None:
+    directory = _copy_entry("dense-ae.mnist5k", tmp_path)
+    (directory / "model.safetensors").write_bytes(b"short")
+    with pytest.raises(ChecksumError, match="has 5 bytes"):
+        load_entry(WeightsEntry.from_directory(directory))
+    (directory / "model.safetensors").unlink()
+    with pytest.raises(LoadError, match="missing"):
+        load_entry(WeightsEntry.from_directory(directory))
+
+
+def test_entry_schema_is_strict(tmp_path: Path) -> None:
+    directory = _copy_entry("dense-ae.mnist5k", tmp_path)
+    document = json.loads((directory / "entry.json").read_text())
+    for change, message in [
+        ({"extra": 1}, "Extra inputs are not permitted"),
+        ({"name": "dense-ae"}, "String should match pattern"),
+        ({"architecture": "dense-vae"}, "must start with its architecture"),
+        ({"seed": "0"}, "Input should be a valid integer"),
+        ({"files": {"config.json": document["files"]["config.json"]}}, "missing"),
+        ({"files": {**document["files"], "../escape.py": document["files"]["config.json"]}}, "Input should be"),
+        ({"hub": {"repo_id": "acme/x", "revision": "main"}}, "hub.revision"),
+        ({"metrics": {"dataset": "mnist-5k", "split": "test", "metrics": {"fid": float("nan")}}}, "finite"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            WeightsEntry.from_json(json.dumps({**document, **change}), where="test")
+    (directory / "entry.json").write_text(json.dumps(document))
+    renamed = directory.rename(directory.with_name("dense-ae.other"))
+    with pytest.raises(ConfigError, match="lives in 'dense-ae.other'"):
+        WeightsEntry.from_directory(renamed)
+
+
+def test_make_entry_script_round_trip(tmp_path: Path) -> None:
+    from zoo_registry.make_entry import main as make_entry_main
+
+    run = tmp_path / "run"
+    zoo.save(zoo.create("dense-ae", latent_dim=4), run)
+    (run / "train_config.json").write_text(json.dumps({"data": "mnist-5k", "seed": 7}))
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": i, "epoch": 0, "loss": 1.0 / i}) + "\n"
+                                               for i in range(1, 31)))
+    command = "zoo train dense-ae --data mnist-5k --steps 30 --seed 7"
+    root = tmp_path / "registry"
+    argv = ["--root", str(root), "new", str(run), "dense-ae.tiny", "--command", command, "--note", "test"]
+    assert make_entry_main(argv) == 0
+    entry = WeightsEntry.from_directory(root / "dense-ae.tiny")
+    assert (entry.seed, entry.dataset, entry.command) == (7, "mnist-5k", command)
+    assert entry.metrics is not None and entry.metrics.split == "train"
+    assert entry.metrics.metrics["train_loss"] == pytest.approx(sum(1.0 / i for i in range(11, 31)) / 20)
+    assert load_entry(entry).zoo_source == {"entry": "dense-ae.tiny"}
+    assert make_entry_main(argv) == 2, "an existing entry is not overwritten silently"
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert make_entry_main(["--root", str(root), "record-hub", "dense-ae.tiny", "acme/tiny", sha]) == 0
+    updated = WeightsEntry.from_directory(root / "dense-ae.tiny")
+    assert updated.hub is not None and updated.hub.revision == sha
+    assert updated.model_copy(update={"hub": None}) == entry
+
+
+# -- plugin entries, from the Hub -------------------------------------------------------------------------
+
+
+def _publish(hub: HubServer, tmp_path: Path) -> tuple[torch.nn.Module, WeightsEntry]:
+    torch.manual_seed(3)
+    model = zoo.create("dense-ae", latent_dim=6)
+    run = zoo.save(model, tmp_path / "acme-run")
+    commit = zoo.push(run, "acme/dense-ae-tiny", token=TOKEN, endpoint=hub.endpoint)
+    files = {n: {"sha256": hashlib.sha256((run / n).read_bytes()).hexdigest(), "size": (run / n).stat().st_size}
+             for n in ("config.json", "model.safetensors")}
+    entry = WeightsEntry.model_validate({
+        "name": "dense-ae.acme", "architecture": "dense-ae", "config": model.config.model_dump(mode="json"),
+        "files": files, "dataset": "mnist-5k", "command": "zoo train dense-ae --seed 0", "seed": 0,
+        "hub": {"repo_id": "acme/dense-ae-tiny", "revision": commit.oid}, "note": "test",
+    })
+    return model, entry
+
+
+class _Plugin:
+    def __init__(self, *entries: object) -> None:
+        self.entries = list(entries)
+
+    @zoo.hookimpl
+    def zoo_weights(self) -> list[object]:
+        return self.entries
+
+
+@pytest.fixture
+def register() -> Iterator[object]:
+    def add(*entries: object) -> None:
+        zoo.register_plugin(_Plugin(*entries), name="acme-test-weights")
+
+    yield add
+    zoo.unregister_plugin("acme-test-weights")
+
+
+def test_plugin_entry_downloads_verifies_and_loads(hub: HubServer, tmp_path: Path, register: object) -> None:
+    model, entry = _publish(hub, tmp_path)
+    register(entry)  # type: ignore[operator]
+    assert get_registry().weights["dense-ae.acme"] is entry
+    assert default_entry_name(get_registry(), "dense-ae") == "dense-ae.mnist5k", "first-party entries first"
+    hub.reset_log()
+
+    loaded = zoo.load("dense-ae.acme", endpoint=hub.endpoint)
+
+    assert loaded.zoo_source == {"entry": "dense-ae.acme", "repo_id": "acme/dense-ae-tiny",
+                                 "revision": entry.hub.revision}  # type: ignore[union-attr]
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+    assert sorted({path.rsplit("/", 1)[-1] for _, path in hub.request_log}) == ["config.json", "model.safetensors"]
+    assert all(f"/resolve/{entry.hub.revision}/" in path for _, path in hub.request_log)  # type: ignore[union-attr]
+    hub.reset_log()
+    zoo.load("dense-ae.acme", endpoint=hub.endpoint)
+    assert hub.request_log == [], "a pinned, cached entry loads without a request"
+
+
+def test_plugin_entry_with_a_wrong_sha256_is_refused(hub: HubServer, tmp_path: Path, register: object) -> None:
+    _, entry = _publish(hub, tmp_path)
+    files = dict(entry.files)
+    files["model.safetensors"] = files["model.safetensors"].model_copy(update={"sha256": "f" * 64})
+    register(entry.model_copy(update={"files": files}))  # type: ignore[operator]
+    with pytest.raises(ChecksumError, match="model.safetensors of pretrained entry 'dense-ae.acme' has sha256"):
+        zoo.load("dense-ae.acme", endpoint=hub.endpoint)
+
+
+def test_plugin_entries_must_pin_a_commit(hub: HubServer, tmp_path: Path, register: object) -> None:
+    _, entry = _publish(hub, tmp_path)
+    document = entry.model_dump(mode="json")
+    with pytest.raises(pydantic.ValidationError, match="hub.revision"):
+        WeightsEntry.model_validate({**document, "hub": {"repo_id": "acme/dense-ae-tiny", "revision": "main"}})
+    register(entry.model_copy(update={"hub": None}))  # type: ignore[operator]
+    with pytest.raises(LoadError, match="names no Hub repository"):
+        zoo.load("dense-ae.acme")
+
+
+def test_plugin_entry_that_is_not_a_weights_entry(register: object) -> None:
+    class Fake:
+        name = "dense-ae.fake"
+
+    register(Fake())  # type: ignore[operator]
+    with pytest.raises(LoadError, match="not a zoo.WeightsEntry"):
+        zoo.load("dense-ae.fake")
+
+
+# -- CLI --------------------------------------------------------------------------------------------------
+
+
+def test_cli_lists_and_shows_entries(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--pretrained"]) == 0
+    out = capsys.readouterr().out
+    for name in EXPECTED:
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        assert "mnist-5k/train, seed 0" in line and ("placeholder" in line or name not in PLACEHOLDERS)
+    assert main(["info", "dense-gan.mnist5k"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "dense-gan.mnist5k"
+
+
+def test_cli_publish_pushes_an_entry(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        hub.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    assert main(["publish", "dense-gan.mnist5k", "acme/dense-gan-mnist5k", "--token-file", str(token_file)]) == 0
+    out = capsys.readouterr().out
+    assert '"hub": {"repo_id": "acme/dense-gan-mnist5k", "revision": "' in out and TOKEN not in out
+
+    published = zoo.load("hf-hub:acme/dense-gan-mnist5k")
+    local = zoo.load("dense-gan.mnist5k")
+    for key, value in local.state_dict().items():
+        assert torch.equal(published.state_dict()[key], value)
+    card = ModelCard.load(hf_hub_download("acme/dense-gan-mnist5k", "README.md"))
+    assert card.data.tags == ["dense-gan", "gan", "mnist-5k"]
+    assert {r.metric_type for r in card.data.eval_results} == {"train_loss_discriminator", "train_loss_generator"}
+    assert "![samples](samples.png)" in card.text and "--seed 0" in card.text and "placeholder" in card.text
+
+
+# -- packaging --------------------------------------------------------------------------------------------
+
+
+def test_every_package_and_registry_file_is_packaged() -> None:
+    """A non-editable install ships what the explicit package list and package-data globs name."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["package-dir"] == {"": "core", "zoo_registry": "registry"}
+    on_disk = {".".join(p.parent.relative_to(ROOT / "core").parts) for p in (ROOT / "core").rglob("__init__.py")}
+    missing = on_disk - set(setuptools["packages"])
+    assert not missing, f"add {sorted(missing)} to [tool.setuptools] packages in pyproject.toml"
+    patterns = setuptools["package-data"]["zoo_registry"]
+    for path in (ROOT / "registry").rglob("*"):
+        relative = path.relative_to(ROOT / "registry").as_posix()
+        if path.is_file() and path.suffix != ".py" and "__pycache__" not in relative:
+            assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
