@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo._files import atomic_destination
 from zoo._weights import CONFIG_FILE, IMAGE_FILES, WEIGHTS_FILE, Metrics, WeightsEntry, read_metrics
 from zoo.errors import (
     ConfigError,
@@ -293,14 +294,8 @@ def pull_files(spec: str, *, out: str | os.PathLike[str] | None = None, token: s
         raise ConfigError(f"--out {target} is a file; give a directory")
     target.mkdir(parents=True, exist_ok=True)
     for name, source in ((CONFIG_FILE, files.config), (WEIGHTS_FILE, files.weights)):
-        fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_destination(target / name) as temporary:
+            shutil.copyfile(source, temporary)
     return target, files
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from zoo._files import atomic_destination
 from zoo.errors import DataError
 
 if TYPE_CHECKING:
@@ -263,17 +263,7 @@ def _atomic_write(path: PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(temporary_path)`` next to ``path``, then move the finished file into place."""
     target = Path(path)
     _suffix(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name keeps the real suffix, so writers that infer the format from it still can.
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        # mkstemp makes the file private (0600); give it the usual mode, or the mode of the file it replaces.
-        os.chmod(temporary, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_destination(target) as temporary:
+        write(temporary)
     logger.debug("wrote %s", target)
     return target

@@ -120,7 +120,7 @@ def write_metrics(result: dict[str, Any], run_dir: str | os.PathLike[str]) -> Pa
     Both are written atomically into ``run_dir``; returns the path of ``metrics.json``.
     """
     from zoo._config import validate_config
-    from zoo._serialization import atomic_write_bytes
+    from zoo._files import atomic_write_bytes
     from zoo._weights import Metrics
 
     directory = Path(run_dir)

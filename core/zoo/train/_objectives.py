@@ -36,6 +36,10 @@ class Objective(Protocol):
         """Called after each optimizer step of ``network`` (e.g. to update an EMA copy)."""
         ...
 
+    def finalize(self, model: Any, data: Data) -> None:
+        """Called once after the last step with the training data (e.g. to fit a latent sampler)."""
+        ...
+
 
 def _reconstruction_loss(kind: str, output: Tensor, target: Tensor) -> Tensor:
     if kind == "bce":
@@ -68,13 +72,21 @@ class Reconstruction:
     def after_update(self, model: Any, network: str) -> None:
         return None
 
+    def finalize(self, model: Any, data: Data) -> None:
+        return None
+
 
 @dataclass
 class ELBO:
-    """Variational autoencoders: reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I))."""
+    """Variational autoencoders: reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I)).
+
+    With ``fit_sampler``, after training the model's ``fit_sampler(latents)`` is given the encoded training
+    set, so that sampling follows the aggregate posterior rather than the prior.
+    """
 
     beta: float = 1.0
     reconstruction: Literal["bce", "mse"] = "bce"
+    fit_sampler: bool = False
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
@@ -91,6 +103,13 @@ class ELBO:
 
     def after_update(self, model: Any, network: str) -> None:
         return None
+
+    def finalize(self, model: Any, data: Data) -> None:
+        if not self.fit_sampler:
+            return
+        with torch.no_grad():
+            latents = torch.cat([model.encode(chunk) for chunk in data.images.split(1024)])  # (N, D)
+        model.fit_sampler(latents)
 
 
 @dataclass
@@ -111,6 +130,9 @@ class Classification:
         return loss, {"loss": loss.detach(), "accuracy": accuracy}
 
     def after_update(self, model: Any, network: str) -> None:
+        return None
+
+    def finalize(self, model: Any, data: Data) -> None:
         return None
 
 
@@ -183,6 +205,9 @@ class Adversarial:
         (grad,) = torch.autograd.grad(discriminator(mixed).sum(), mixed, create_graph=True)
         return (grad.flatten(1).norm(dim=1) - 1.0).pow(2).mean()
 
+    def finalize(self, model: Any, data: Data) -> None:
+        return None
+
     def after_update(self, model: Any, network: str) -> None:
         ema = getattr(model, "generator_ema", None)
         if network != "generator" or ema is None or self.ema_decay <= 0:
@@ -229,5 +254,7 @@ def objective_for(model: nn.Module, factory: Callable[[nn.Module], Objective] | 
             "`objective=`"
         )
     if not isinstance(objective, Objective):
-        raise TrainingError(f"{objective!r} lacks updates()/loss()/after_update(); see zoo.train.Objective")
+        raise TrainingError(
+            f"{objective!r} lacks updates()/loss()/after_update()/finalize(); see zoo.train.Objective"
+        )
     return objective

@@ -15,7 +15,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from zoo._serialization import atomic_write_bytes, config_document
+from zoo._files import atomic_write_bytes
+from zoo._serialization import config_document
 from zoo._specs import Data
 from zoo.errors import NonFiniteLossError, ResumeMismatchError, TrainingError
 from zoo.train._callbacks import Callback
@@ -213,6 +214,9 @@ class Trainer:
                 if self.should_stop:
                     status = "early-stopped"
                     break
+        if status != "interrupted":
+            self.model.eval()
+            self.objective.finalize(self.model, self.data)
         self.save_checkpoint()
         self.model.eval()
         for callback in self.callbacks:

@@ -40,7 +40,8 @@ def _dae_objective(model: Any) -> Any:
 def _vae_objective(model: Any) -> Any:
     from zoo.train import ELBO
 
-    return ELBO(beta=model.config.beta, reconstruction=model.config.reconstruction)
+    config = model.config
+    return ELBO(beta=config.beta, reconstruction=config.reconstruction, fit_sampler=config.sampler == "gmm")
 
 
 def _classifier_objective(model: Any) -> Any:
