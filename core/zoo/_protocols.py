@@ -17,7 +17,7 @@ class Encoder(Protocol):
 
 @runtime_checkable
 class Decoder(Protocol):
-    """Maps latents ``(N, latent_dim)`` to data ``(N, *data_shape)`` in the data range."""
+    """Maps latents ``(N, latent_dim)`` to data ``(N, *data_shape)`` (a linear output may leave [0, 1])."""
 
     def decode(self, z: Tensor) -> Tensor: ...
 

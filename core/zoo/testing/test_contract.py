@@ -39,6 +39,7 @@ TINY: dict[str, list[dict[str, Any]]] = {
             "latent_activation": "none",
             "activation": "gelu",
             "loss": "bce",
+            "output_activation": "sigmoid",
         },
     ],
     "dense-dae": [
@@ -153,7 +154,8 @@ def test_forward_shapes(name: str, overrides: dict[str, Any]) -> None:
             z = model.encode(x)
             assert z.ndim == 2 and z.shape[0] == 3
             decoded = model.decode(z)
-            assert decoded.shape == x.shape and _in_unit_range(decoded)
+            # A decoder may end linearly (the dense-ae reference does); samples, below, must be in [0, 1].
+            assert decoded.shape == x.shape and bool(torch.isfinite(decoded).all())
             assert model(x).shape == x.shape
         elif kind == "gan":
             samples = model.generator.sample(3, generator=torch.Generator().manual_seed(0))
@@ -515,7 +517,7 @@ def test_samples_are_reproducible_with_a_seeded_generator() -> None:
 @pytest.mark.parametrize(
     ("name", "overrides", "expected"),
     [
-        ("dense-ae", {"loss": "bce"}, {"loss_kind": "bce", "corruption": None}),
+        ("dense-ae", {"loss": "bce", "output_activation": "sigmoid"}, {"loss_kind": "bce", "corruption": None}),
         ("dense-dae", {}, {"loss_kind": "mse"}),
         ("dense-vae", {"beta": 4.0, "reconstruction": "mse"}, {"beta": 4.0, "reconstruction": "mse"}),
         (

@@ -63,10 +63,13 @@ def mlp(
     batchnorm: bool = False,
     dropout: float = 0.0,
     spectral_norm: bool = False,
+    initialization: str = "pytorch",
 ) -> nn.Sequential:
     """Linear layers through ``widths``; hidden layers get [BatchNorm] + activation [+ Dropout].
 
     ``final_activation`` (or none) follows the last layer. One width gives an empty (identity) Sequential.
+    ``initialization`` "glorot" gives Glorot-uniform weights and zero biases (Keras' default), "pytorch"
+    keeps ``nn.Linear``'s own.
     """
     layers: list[nn.Module] = []
     last = len(widths) - 2
@@ -74,6 +77,10 @@ def mlp(
         hidden = i < last
         # BatchNorm's shift makes a bias before it redundant.
         linear: nn.Module = nn.Linear(fan_in, fan_out, bias=not (batchnorm and hidden))
+        if initialization == "glorot":
+            nn.init.xavier_uniform_(linear.weight)
+            if linear.bias is not None:
+                nn.init.zeros_(linear.bias)
         if spectral_norm:
             linear = nn.utils.parametrizations.spectral_norm(linear)
         layers.append(linear)

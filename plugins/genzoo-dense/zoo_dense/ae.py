@@ -1,14 +1,16 @@
 """A dense (fully connected) autoencoder.
 
 The default config is the reference design: encoder ``Linear(784, 64) + ReLU``, decoder
-``Linear(64, 64) + ReLU -> Linear(64, 784) -> sigmoid``.
+``Linear(64, 64) + ReLU -> Linear(64, 784)`` with a linear output (``output_activation="sigmoid"`` keeps
+reconstructions inside [0, 1], and is required for the binary cross-entropy loss).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Self
 
+import pydantic
 from pydantic import Field
 from torch import Tensor, nn
 
@@ -24,10 +26,23 @@ class DenseAEConfig(zoo.ModelConfig):
     decoder_hidden: Hidden = Field((64,), description="hidden widths between the latent and the output")
     activation: Activation = Field("relu", description="activation of the hidden layers")
     loss: Literal["mse", "bce"] = Field("mse", description="reconstruction loss used in training")
+    output_activation: Literal["none", "sigmoid"] = Field(
+        "none", description="after the last decoder layer; 'none' is the reference's linear output"
+    )
+    initialization: Literal["glorot", "pytorch"] = Field(
+        "glorot", description="initial weights: Glorot-uniform with zero biases (the reference, Keras' default) "
+        "or nn.Linear's own"
+    )
 
     @property
     def features(self) -> int:
         return math.prod(self.data_shape)
+
+    @pydantic.model_validator(mode="after")
+    def _bce_needs_probabilities(self) -> Self:
+        if self.loss == "bce" and self.output_activation != "sigmoid":
+            raise ValueError("loss 'bce' needs outputs in [0, 1]: set output_activation to 'sigmoid'")
+        return self
 
     def parameter_count(self) -> int:
         encoder = mlp_parameter_count([self.features, *self.encoder_hidden, self.latent_dim])
@@ -46,17 +61,23 @@ class DenseAE(nn.Module):
             [config.features, *config.encoder_hidden, config.latent_dim],
             activation=config.activation,
             final_activation=latent_activation,
+            initialization=config.initialization,
         )
-        # Outputs logits; decode() squashes them into the data range.
-        self.decoder = mlp([config.latent_dim, *config.decoder_hidden, config.features], activation=config.activation)
+        self.decoder = mlp(
+            [config.latent_dim, *config.decoder_hidden, config.features],
+            activation=config.activation,
+            initialization=config.initialization,
+        )
 
     def encode(self, x: Tensor) -> Tensor:
         x = flatten_data(x, self.config.data_shape)  # (N, C*H*W)
         return self.encoder(x)  # (N, latent_dim)
 
     def decode(self, z: Tensor) -> Tensor:
-        logits = self.decoder(z)  # (N, C*H*W)
-        return logits.sigmoid().unflatten(1, self.config.data_shape)  # (N, C, H, W) in [0, 1]
+        out = self.decoder(z)  # (N, C*H*W)
+        if self.config.output_activation == "sigmoid":
+            out = out.sigmoid()
+        return out.unflatten(1, self.config.data_shape)  # (N, C, H, W)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))  # (N, C, H, W)
