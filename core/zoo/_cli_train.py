@@ -166,7 +166,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from zoo import _images
 
     model, data = _encoder_and_data(args)
-    originals = data.images[: args.n]
+    originals = data.spread(args.n).images
     with torch.no_grad():
         _images.reconstruction_grid(originals, model(originals), args.out)
     print(f"wrote {len(originals)} reconstructions to {args.out}")

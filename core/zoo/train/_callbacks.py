@@ -146,7 +146,7 @@ def _pictures(model: torch.nn.Module, images: torch.Tensor, out: Path, stem: str
             _images.save_image_grid(model.sample(64, generator=generator).float().cpu(), out / f"{stem}samples.png",
                                     nrow=8, scale=2)
         if isinstance(model, Autoencoder):
-            originals = images[:16]
+            originals = Data(images).spread(16).images
             _images.reconstruction_grid(originals.cpu(), model(originals).float().cpu(),
                                         out / f"{stem}reconstructions.png")
 

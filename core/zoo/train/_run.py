@@ -59,16 +59,16 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
         test_data = load_dataset(config.data, "test")
     except ZooError:
         test_data = train_data[:64]
-    test_images = test_data.images
 
     dist = Distributed.from_environment(config.device)
+    pictured = test_data.spread(64).images.to(dist.device)
     metrics = MetricsLog()
     everything: list[Callback] = [metrics, Progress(quiet=quiet)]
     if config.sample_every:
-        everything.append(SampleSnapshots(test_images[:64].to(dist.device), every=config.sample_every))
+        everything.append(SampleSnapshots(pictured, every=config.sample_every))
     if config.early_stopping_patience:
         everything.append(EarlyStopping(test_data, patience=config.early_stopping_patience))
-    everything += [*plugin_callbacks(config), *callbacks, RunArtifacts(test_images[:64].to(dist.device), metrics)]
+    everything += [*plugin_callbacks(config), *callbacks, RunArtifacts(pictured, metrics)]
     trainer = Trainer(model, objective, config, train_data, name=str(name), callbacks=everything, dist=dist)
     try:
         return trainer.fit(resume=resume)

@@ -76,14 +76,12 @@ def mlp(
     for i, (fan_in, fan_out) in enumerate(pairwise(widths)):
         hidden = i < last
         # BatchNorm's shift makes a bias before it redundant.
-        linear: nn.Module = nn.Linear(fan_in, fan_out, bias=not (batchnorm and hidden))
+        linear = nn.Linear(fan_in, fan_out, bias=not (batchnorm and hidden))
         if initialization == "glorot":
             nn.init.xavier_uniform_(linear.weight)
             if linear.bias is not None:
                 nn.init.zeros_(linear.bias)
-        if spectral_norm:
-            linear = nn.utils.parametrizations.spectral_norm(linear)
-        layers.append(linear)
+        layers.append(nn.utils.parametrizations.spectral_norm(linear) if spectral_norm else linear)
         if hidden:
             if batchnorm:
                 layers.append(nn.BatchNorm1d(fan_out))
