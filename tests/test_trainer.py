@@ -269,3 +269,54 @@ def test_reference_recipe_lands_near_the_reference_mse(tmp_path):
     with torch.no_grad():
         mse = torch.nn.functional.mse_loss(zoo.load(result.out)(test), test).item()
     assert 0.026 <= mse <= 0.040, mse
+
+
+class RecordingCallback(zoo.train.Callback):
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def on_train_start(self, trainer) -> None:
+        self.events.append("start")
+
+    def on_train_end(self, trainer) -> None:
+        self.events.append("end")
+
+
+class CallbackPlugin:
+    def __init__(self) -> None:
+        self.callback = RecordingCallback()
+
+    @zoo.hookimpl
+    def zoo_callbacks(self, train_config):
+        return [self.callback]
+
+
+class BrokenCallbackPlugin:
+    @zoo.hookimpl
+    def zoo_callbacks(self, train_config):
+        raise RuntimeError("logger backend missing")
+
+
+def test_plugins_contribute_callbacks_and_a_broken_one_is_skipped(tmp_path, caplog):
+    plugin = CallbackPlugin()
+    zoo.register_plugin(plugin, name="callback-plugin")
+    zoo.register_plugin(BrokenCallbackPlugin(), name="broken-callback-plugin")
+    try:
+        train("dense-ae", _cfg(tmp_path, steps=3), quiet=True, data_shape=(1, 8, 8))
+    finally:
+        zoo.unregister_plugin("callback-plugin")
+        zoo.unregister_plugin("broken-callback-plugin")
+    assert plugin.callback.events == ["start", "end"]
+    assert "logger backend missing" in caplog.text
+
+
+def test_early_stopping_and_sample_snapshots(tmp_path):
+    # A learning rate of ~0 cannot improve the test loss, so patience 2 stops after the third epoch.
+    config = _cfg(tmp_path, steps=None, epochs=50, optimizer={"lr": 1e-12}, early_stopping_patience=2,
+                  sample_every=30)
+    result = train("dense-ae", config, quiet=True, data_shape=(1, 8, 8))
+    from zoo.data import load_dataset
+
+    per_epoch = -(-len(load_dataset("digits", "train")) // 32)
+    assert result.status == "early-stopped" and result.step == 3 * per_epoch
+    assert sorted(p.name for p in (result.out / "snapshots").iterdir())[0] == "step-00000030-reconstructions.png"
