@@ -15,7 +15,7 @@ import pluggy
 
 from zoo import hookspecs
 from zoo._specs import DatasetSpec, ModelSpec
-from zoo.errors import AmbiguousModelError, PluginError, UnknownModelError, ZooError
+from zoo.errors import AmbiguousModelError, PluginError, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
@@ -226,4 +226,4 @@ def reload_registry() -> Registry:
     return get_registry()
 
 
-__all__ = ["PluginInfo", "Registry", "ZooError", "build_registry", "get_registry", "reload_registry"]
+__all__ = ["PluginInfo", "Registry", "build_registry", "get_registry", "reload_registry"]

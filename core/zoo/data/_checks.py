@@ -30,12 +30,7 @@ def validate_images(images: Any, *, where: str) -> Tensor:
     or floating point with every value finite and in [0, 1]. A float32 CPU tensor of the right shape is returned
     as is (not copied).
     """
-    if isinstance(images, np.ndarray):
-        kind = _numpy_kind(images.dtype)
-    elif isinstance(images, Tensor):
-        kind = _torch_kind(images.dtype)
-    else:
-        raise DataError(f"{where}: expected a tensor or numpy array of images, got {type(images).__name__}")
+    kind = _array_kind(images, where=where, what="images")
     if kind != "uint8" and kind != "float":
         hint = {
             "bool": "booleans are not pixel values; convert masks to uint8 0/255 or float 0/1",
@@ -75,14 +70,18 @@ def validate_images(images: Any, *, where: str) -> Tensor:
     return tensor
 
 
+def _array_kind(value: Any, *, where: str, what: str) -> str:
+    """The dtype family of a tensor or numpy array ("uint8", "int", "float", ...), or a DataError."""
+    if isinstance(value, np.ndarray):
+        return _numpy_kind(value.dtype)
+    if isinstance(value, Tensor):
+        return _torch_kind(value.dtype)
+    raise DataError(f"{where}: expected {what} as a tensor or numpy array, got {type(value).__name__}")
+
+
 def validate_labels(labels: Any, count: int, *, where: str) -> Tensor:
     """``labels`` as an int64 ``(count,)`` tensor of non-negative class indices, or a :class:`DataError`."""
-    if isinstance(labels, np.ndarray):
-        kind = _numpy_kind(labels.dtype)
-    elif isinstance(labels, Tensor):
-        kind = _torch_kind(labels.dtype)
-    else:
-        raise DataError(f"{where}: expected labels as a tensor or numpy array, got {type(labels).__name__}")
+    kind = _array_kind(labels, where=where, what="labels")
     if kind not in ("int", "uint8"):
         raise DataError(f"{where}: labels have dtype {labels.dtype}; expected integer class indices")
     shape = tuple(int(d) for d in labels.shape)
