@@ -25,7 +25,7 @@ def test_public_names() -> None:
 
     assert zoo.data.__all__ == sorted(zoo.data.__all__)
     assert set(zoo.data.__all__) == {
-        "builtin_datasets", "check_compatible", "load_dataset", "validate_images", "validate_labels",
+        "StreamedData", "builtin_datasets", "check_compatible", "load_dataset", "validate_images", "validate_labels",
     }
 
 
@@ -277,3 +277,121 @@ def test_check_compatible() -> None:
     check_compatible([1, 8, 8], images, "digits")
     with pytest.raises(DataError, match=r"\(1, 28, 28\).*\(1, 8, 8\).*--set data_shape=\[1,8,8\]"):
         check_compatible((1, 28, 28), images, "digits")
+
+
+# -- only regular files, bounded archives, data larger than memory ---------------------------------------------
+def _png(path: Path, value: int = 128) -> None:
+    Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX")
+def test_fifo_in_an_image_folder_is_refused_by_name_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    for i in range(6):
+        _png(tmp_path / f"{i}.png")
+    os.mkfifo(tmp_path / "pipe.png")  # opening it for reading would block forever
+    with pytest.raises(DataError, match=r"pipe\.png: is a FIFO \(named pipe\); zoo reads data only from regular"):
+        load_dataset(tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs and devices are POSIX")
+def test_fifo_device_and_socket_as_the_data_file_are_refused(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    os.mkfifo(tmp_path / "data.npy")
+    with pytest.raises(DataError, match="is a FIFO"):
+        load_dataset(tmp_path / "data.npy")
+    (tmp_path / "zero.npy").symlink_to("/dev/zero")
+    with pytest.raises(DataError, match=r"is a character device \(through a symlink\)"):
+        load_dataset(tmp_path / "zero.npy")
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp_path / "s.npz"))
+        with pytest.raises(DataError, match="is a socket"):
+            load_dataset(tmp_path / "s.npz")
+    finally:
+        server.close()
+
+
+def _npz_with_header(path: Path, shape: tuple[int, ...], payload: bytes) -> None:
+    """An .npz whose member's header declares ``shape`` but holds ``payload`` (compressed)."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("images.npy", header.getvalue() + payload)
+
+
+def test_npz_bomb_is_refused_from_its_header_before_decompression(tmp_path: Path, monkeypatch) -> None:
+    import zipfile
+
+    # 1.5 GB of zeros would compress to ~1.5 MB; the header alone must be enough to refuse it. Decompression is
+    # made to fail loudly beyond the header, so the test proves nothing past it was inflated.
+    _npz_with_header(tmp_path / "bomb.npz", (1_500_000_000,), b"\x00" * 1000)
+    real_read = zipfile.ZipExtFile.read
+
+    def bounded_read(self, n=-1):
+        if n is None or n < 0 or n > 1 << 20:
+            raise AssertionError(f"read({n}) would inflate the member")
+        return real_read(self, n)
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", bounded_read)
+    with pytest.raises(DataError, match=r"declares shape \(1500000000,\), 1,500,000,000 values, above the"):
+        load_dataset(tmp_path / "bomb.npz")
+
+
+def test_npz_member_whose_size_disagrees_with_its_header_is_refused(tmp_path: Path) -> None:
+    _npz_with_header(tmp_path / "lying.npz", (10, 8, 8), b"\x00" * 10)
+    with pytest.raises(DataError, match="does not match the .* bytes the archive records"):
+        load_dataset(tmp_path / "lying.npz")
+
+
+def test_large_npy_is_streamed_and_reads_the_same_rows(tmp_path: Path, monkeypatch) -> None:
+    import zoo.data._stream as stream
+    from zoo.data import StreamedData
+
+    pixels = (np.random.default_rng(1).random((57, 1, 6, 6)) * 255).astype(np.uint8)
+    np.save(tmp_path / "x.npy", pixels)
+    memory = {split: load_dataset(tmp_path / "x.npy", split) for split in ("train", "test")}
+    monkeypatch.setattr(stream, "STREAM_ABOVE_BYTES", 100)  # 57 images of 36 pixels are now "too large"
+    for split in ("train", "test"):
+        assert isinstance(load_dataset(tmp_path / "x.npy", split), zoo.Data)  # the default never streams
+        streamed = load_dataset(tmp_path / "x.npy", split, stream=None)
+        assert isinstance(streamed, StreamedData) and len(streamed) == len(memory[split])
+        assert streamed.shape == tuple(memory[split].images.shape)
+        assert torch.equal(streamed[:].images, memory[split].images)
+        index = torch.tensor([3, 0, len(streamed) - 1, 3])
+        assert torch.equal(streamed[index].images, memory[split].images[index])
+
+
+def test_streamed_float_npy_is_scanned_for_nan_and_range(tmp_path: Path) -> None:
+    bad = np.zeros((10, 4, 4), dtype=np.float32)
+    bad[7, 1, 1] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    with pytest.raises(DataError, match="rows 0..9 hold NaN"):
+        load_dataset(tmp_path / "nan.npy", stream=True)
+    np.save(tmp_path / "big.npy", np.full((10, 4, 4), 3.0, dtype=np.float32))
+    with pytest.raises(DataError, match=r"range over \[3, 3\]"):
+        load_dataset(tmp_path / "big.npy", stream=True)
+
+
+def test_streamed_image_folder_matches_the_in_memory_one(tmp_path: Path) -> None:
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for i in range(6):
+            _png(tmp_path / label / f"{i}.png", value=20 * i + (100 if label == "b" else 0))
+    for split in ("train", "test"):
+        memory = load_dataset(tmp_path, split)
+        streamed = load_dataset(tmp_path, split, stream=True)
+        assert torch.equal(streamed[:].images, memory.images)
+        assert torch.equal(streamed[:].labels, memory.labels)
+
+
+def test_only_npy_and_folders_stream(tmp_path: Path) -> None:
+    np.savez(tmp_path / "x.npz", images=np.zeros((10, 4, 4), dtype=np.uint8))
+    with pytest.raises(DataError, match="only .npy files and image folders can be streamed"):
+        load_dataset(tmp_path / "x.npz", stream=True)

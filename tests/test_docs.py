@@ -35,3 +35,13 @@ def test_writing_a_plugin_examples_run(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         zoo.unregister_plugin("acme")
     assert (tmp_path / "runs" / "acme-trained" / "model.safetensors").is_file()
+    assert (tmp_path / "runs" / "acme-density" / "model.safetensors").is_file()  # a new family, trained
+
+
+def test_data_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    blocks = _python_blocks("data.md")
+    assert blocks, "docs/data.md lost its example"
+    for block in blocks:
+        exec(compile(block, "docs/data.md", "exec"), {})
+    assert (tmp_path / "digits-chosen.npz").is_file()

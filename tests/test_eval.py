@@ -215,8 +215,17 @@ def test_a_model_without_encoder_or_sampler_is_refused() -> None:
 def test_a_missing_default_classifier_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.eval import _evaluate
 
-    monkeypatch.setattr(_evaluate, "DEFAULT_CLASSIFIER", "digit-cnn.no-such-tag")
+    monkeypatch.setattr(_evaluate, "dataset_classifier", lambda data: "digit-cnn.no-such-tag")
     with pytest.raises(LoadError, match=r"digit-cnn\.no-such-tag.*classifier="):
+        zoo.evaluate(ConstantGenerator(), **FAST)
+
+
+def test_the_classifier_is_the_one_the_dataset_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.eval import _evaluate
+
+    assert _evaluate.dataset_classifier("mnist-5k") == "digit-cnn.mnist5k"
+    assert _evaluate.dataset_classifier("digits") is None
+    with pytest.raises(ConfigError, match=r"dataset 'digits' names none.*classifier="):
         zoo.evaluate(ConstantGenerator(), **FAST)
 
 

@@ -8,9 +8,11 @@ and most calls pass `endpoint=` explicitly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from huggingface_hub import ModelCard, constants, hf_hub_download
+from huggingface_hub.repocard_data import model_index_to_eval_results
 from PIL import Image
 
 import zoo
@@ -32,7 +35,9 @@ from zoo.errors import (
 )
 from zoo.testing import HubServer
 
-pytestmark = pytest.mark.network
+# huggingface_hub's LFS upload passes its file as `data=`, which httpx2 deprecates (a client-side warning).
+LFS_UPLOAD_WARNING = "ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning"
+pytestmark = [pytest.mark.network, pytest.mark.filterwarnings(LFS_UPLOAD_WARNING)]
 
 TOKEN = "hf_alice_secret_token_123"
 OTHER_TOKEN = "hf_bob_secret_token_456"
@@ -57,6 +62,8 @@ def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", True)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # LFS through the batch API: no Xet offline
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     return cache
 
@@ -77,8 +84,15 @@ def hf_endpoint(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return hub.endpoint
 
 
+def _require_dense() -> None:
+    """Most tests push the first-party dense models: they skip when genzoo-dense is blocked or missing."""
+    if not {"dense-ae", "dense-gan"} <= set(zoo.list_models()):
+        pytest.skip("genzoo-dense is not installed, or is blocked")
+
+
 def _make_run(directory: Path, *, seed: int = 0, latent_dim: int = 8) -> Path:
     """What `zoo train` leaves behind, minus the training: a loadable model, settings, a picture, metrics."""
+    _require_dense()
     torch.manual_seed(seed)
     zoo.save(zoo.create("dense-ae", latent_dim=latent_dim), directory)
     settings = {"data": "mnist-5k", "steps": 10, "seed": seed, "out": "/home/alice/secret-runs/x", "device": "cpu"}
@@ -166,24 +180,35 @@ def test_model_card_metadata(hub: HubServer, run_dir: Path, hf_env: Path) -> Non
     data = card.data
     assert data.library_name == "genzoo"
     assert data.license == "mit"
-    assert data.tags == ["dense-ae", "autoencoder", "mnist-5k"]
+    assert data.tags == ["dense-ae", "autoencoder", "mnist-5k", "zoo", "pytorch", "safetensors"]
     assert data.pipeline_tag == "image-to-image"
+    assert data.datasets == ["ylecun/mnist"], "a Hub dataset id"
+    assert data.metrics == ["mse", "bce"]
+    model_name, parsed = model_index_to_eval_results(data.to_dict()["model-index"])
+    assert model_name == "ae" and {r.metric_type for r in parsed} == {"mse", "bce"}
+    assert {r.dataset_type for r in parsed} == {"ylecun/mnist"}
+    assert "An autoencoder trained on `mnist-5k`" in card.text
+    assert "One sample is a `1x28x28`" in card.text and "values in [0, 1]" in card.text
     results = {r.metric_type: r for r in data.eval_results}
     assert {name: r.metric_value for name, r in results.items()} == {"mse": 0.0123, "bce": 0.0871}
     assert {(r.dataset_name, r.dataset_split) for r in results.values()} == {("mnist-5k", "test")}
     assert "![reconstructions](reconstructions.png)" in card.text
     assert 'zoo.load("hf-hub:alice/ae")' in card.text
     assert "pip install genzoo genzoo-dense" in card.text
+    assert "--out models/ae" in card.text, "usage never invites a folder named like a registered architecture"
     assert "/home/alice" not in card.content, "machine-local paths must not reach a public card"
 
 
 def test_push_without_metrics_or_pictures_has_a_plain_card(hub: HubServer, tmp_path: Path) -> None:
+    _require_dense()
     model = zoo.create("dense-gan")
     zoo.push(model, "alice/gan", token=TOKEN, endpoint=hub.endpoint)
     card = ModelCard.load(hf_hub_download("alice/gan", "README.md", endpoint=hub.endpoint))
-    assert card.data.tags == ["dense-gan", "gan"]
+    assert card.data.tags == ["dense-gan", "gan", "zoo", "pytorch", "safetensors"]
     assert card.data.pipeline_tag == "unconditional-image-generation"
     assert card.data.eval_results is None
+    assert "A generative adversarial network (GAN): architecture `dense-gan`" in card.text
+    assert "images = model.sample(16)" in card.text and " gan " not in card.text
 
 
 def test_local_dataset_paths_stay_local(hub: HubServer, run_dir: Path) -> None:
@@ -194,7 +219,7 @@ def test_local_dataset_paths_stay_local(hub: HubServer, run_dir: Path) -> None:
     zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
     card = ModelCard.load(hf_hub_download("alice/ae", "README.md", endpoint=hub.endpoint))
     assert "/home/alice" not in card.content
-    assert card.data.tags == ["dense-ae", "autoencoder"]
+    assert card.data.tags == ["dense-ae", "autoencoder", "zoo", "pytorch", "safetensors"]
     assert card.data.eval_results[0].dataset_name == "x.npz"
 
 
@@ -236,7 +261,7 @@ def test_missing_repo_and_missing_revision(hub: HubServer, run_dir: Path) -> Non
 
 
 def test_push_errors_name_the_token_problem(hub: HubServer, run_dir: Path) -> None:
-    with pytest.raises(HubAuthError, match="needs a token for alice/ae: pass token=.*write access"):
+    with pytest.raises(HubAuthError, match=r"needs a token for alice/ae \(HTTP 401\): pass token=.*write access"):
         zoo.push(run_dir, "alice/ae", endpoint=hub.endpoint)
     with pytest.raises(HubAuthError, match="refused the token") as caught:
         zoo.push(run_dir, "alice/ae", token=BAD_TOKEN, endpoint=hub.endpoint)
@@ -345,16 +370,14 @@ def test_hf_hub_cache_is_honoured(hub: HubServer, run_dir: Path, hf_env: Path, t
     assert zoo.pull("alice/ae", endpoint=hub.endpoint, cache_dir=elsewhere).is_relative_to(elsewhere)
 
 
-def test_request_counts(hub: HubServer, run_dir: Path) -> None:
-    """What a load costs in HTTP requests (HubServer.request_log), per file (config.json, model.safetensors).
+def test_request_counts(hub: HubServer, run_dir: Path, tmp_path: Path) -> None:
+    """What a load costs in HTTP requests (HubServer.request_log); docs/hub.md states the same numbers.
 
-    * Cold cache, at a branch: huggingface_hub cannot download without a metadata HEAD before each GET, and
-      HubServer answers a HEAD at a branch with a 307 to the commit URL (hub-protocol.md G6; the real Hub
-      answers it with 200), which the client follows. So config.json costs HEAD 307 + HEAD + GET; zoo then
-      fetches the weights at the resolved commit: HEAD + GET. One GET per file, never a listing or a snapshot.
-    * Warm cache, at a branch: one metadata request, for config.json, to learn where the branch points (on
-      HubServer: the HEAD and its 307 hop); the weights at that commit come from the cache with none.
-    * Warm cache, at a commit sha: no request at all.
+    * Cold cache, at a branch (3): one HEAD of config.json at the branch to learn its commit (HubServer answers
+      a 307 to the commit URL, which carries X-Repo-Commit; zoo does not follow it), then one GET per file at
+      that commit. config.json is validated before the weights are requested.
+    * Warm cache, at a branch (1): the HEAD; both files at that commit are cached.
+    * At a commit sha: cold, one GET per file (2); warm, none (0).
     """
     info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
     sha = info.oid
@@ -362,23 +385,23 @@ def test_request_counts(hub: HubServer, run_dir: Path) -> None:
     _load(hub, "alice/ae")
     assert hub.request_log == [
         ("HEAD", "/alice/ae/resolve/main/config.json"),
-        ("HEAD", f"/alice/ae/resolve/{sha}/config.json"),
         ("GET", f"/alice/ae/resolve/{sha}/config.json"),
-        ("HEAD", f"/alice/ae/resolve/{sha}/model.safetensors"),
         ("GET", f"/alice/ae/resolve/{sha}/model.safetensors"),
     ]
 
     hub.reset_log()
     _load(hub, "alice/ae")
-    assert hub.request_log == [
-        ("HEAD", "/alice/ae/resolve/main/config.json"),  # the one metadata request of this load...
-        ("HEAD", f"/alice/ae/resolve/{sha}/config.json"),  # ...and HubServer's 307 pin, followed
-    ]
+    assert hub.request_log == [("HEAD", "/alice/ae/resolve/main/config.json")]
 
     hub.reset_log()
     _load(hub, f"alice/ae@{sha}")
     zoo.pull(f"alice/ae@{sha}", endpoint=hub.endpoint)
     assert hub.request_log == []
+
+    hub.reset_log()
+    _load(hub, f"alice/ae@{sha}", cache_dir=tmp_path / "cold")
+    assert hub.request_log == [("GET", f"/alice/ae/resolve/{sha}/config.json"),
+                               ("GET", f"/alice/ae/resolve/{sha}/model.safetensors")]
 
 
 def test_a_new_commit_on_the_branch_is_picked_up(hub: HubServer, tmp_path: Path) -> None:
@@ -444,6 +467,7 @@ def test_huggingface_hub_is_imported_lazily() -> None:
 
 def test_docs_examples_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every ```python block of docs/hub.md, in order, in one namespace (they start their own HubServer)."""
+    _require_dense()
     text = (Path(__file__).parents[1] / "docs" / "hub.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert blocks
@@ -456,3 +480,290 @@ def test_docs_examples_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
         server = namespace.get("hub")
         if isinstance(server, HubServer):
             server.close()
+
+
+# -- branches, tags, no-op pushes, a quiet CLI, LFS ------------------------------------------------------------
+
+
+def test_cli_push_to_a_new_branch_with_a_tag_then_nothing_to_push(
+        hub: HubServer, hf_endpoint: str, run_dir: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from huggingface_hub import HfApi
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", False)
+    caplog.set_level(logging.DEBUG)
+    assert main(["push", str(run_dir), "alice/cli", "--branch", "exp", "--tag", "v1"]) == 0
+    out, err = capsys.readouterr()
+    sha = re.search(r"alice/cli@exp at commit ([0-9a-f]{40})", out)
+    assert sha and "tagged v1" in out
+    assert "HTTP Request" not in err + out and not any("HTTP Request" in r.getMessage() for r in caplog.records)
+    refs = HfApi(endpoint=hub.endpoint, token=TOKEN).list_repo_refs("alice/cli")
+    assert {b.name for b in refs.branches} == {"main", "exp"}
+    assert [(t.name, t.target_commit) for t in refs.tags] == [("v1", sha[1])]
+    model = zoo.load("hf-hub:alice/cli@v1")
+    assert model.zoo_source == {"repo_id": "alice/cli", "revision": sha[1], "requested_revision": "v1"}
+    _assert_same_model(model, zoo.load(run_dir))
+
+    hub.reset_log()
+    assert main(["push", str(run_dir), "alice/cli", "--branch", "exp"]) == 0
+    out = capsys.readouterr().out
+    assert f"nothing to push: alice/cli@exp already holds these files (commit {sha[1]})" in out
+    assert not any("/commit/" in path for _, path in hub.request_log)
+    assert main(["push", str(run_dir), "alice/cli", "--tag", "v1"]) == 2, "a tag never moves"
+    assert "already has a tag 'v1'" in capsys.readouterr().err
+
+    caplog.clear()
+    assert main(["-v", "pull", "alice/cli@exp"]) == 0  # -v shows the client's request lines
+    assert any("HTTP Request" in r.getMessage() for r in caplog.records)
+
+
+def test_push_of_weights_over_10_mb_goes_through_lfs(hub: HubServer, tmp_path: Path) -> None:
+    _require_dense()
+    model = zoo.create("dense-ae", encoder_hidden=(2048,), decoder_hidden=(2048,))
+    zoo.save(model, tmp_path / "big")
+    size = (tmp_path / "big" / "model.safetensors").stat().st_size
+    assert size > 10 * 1024 * 1024
+    info = zoo.push(tmp_path / "big", "alice/big", token=TOKEN, endpoint=hub.endpoint)
+    assert ("POST", "/alice/big.git/info/lfs/objects/batch") in hub.request_log
+    assert [m for m, _ in hub.request_log].count("PUT") == 1
+    hub.reset_log()
+    loaded = _load(hub, f"alice/big@{info.oid}")
+    _assert_same_model(loaded, model)
+    get = next(p for m, p in hub.request_log if m == "GET" and p.endswith("model.safetensors"))
+    assert get == f"/alice/big/resolve/{info.oid}/model.safetensors"
+
+
+def test_load_at_a_tag_and_revisions_are_validated_before_any_request(hub: HubServer, run_dir: Path) -> None:
+    from huggingface_hub import HfApi
+
+    info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint, tag="v1")
+    assert HfApi(endpoint=hub.endpoint).list_repo_refs("alice/ae").tags[0].name == "v1"
+    assert _load(hub, "alice/ae@v1").zoo_source["revision"] == info.oid
+    hub.reset_log()
+    for spec in ("alice/ae@../../x", "alice/ae@a\nb", "alice/ae@.hidden", "alice/ae@x..y", "alice\n/ae"):
+        with pytest.raises(ConfigError, match="not a Hub repository"):
+            _load(hub, spec)
+    with pytest.raises(ConfigError, match="not a valid branch name"):
+        zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint, branch="../x")
+    assert hub.request_log == []
+
+
+# -- a hostile or broken Hub -------------------------------------------------------------------------------------
+
+
+class _Hostile:
+    """A server that answers every request with what ``reply(handler)`` does (stdlib, 127.0.0.1)."""
+
+    def __init__(self, reply: object) -> None:
+        import http.server
+        import threading
+
+        outer = self
+        self.requests: list[str] = []
+        self.sent = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                outer.requests.append(f"HEAD {self.path}")
+                reply(self)  # type: ignore[operator]
+
+            do_GET = do_HEAD
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hostile() -> Iterator[object]:
+    servers: list[_Hostile] = []
+
+    def start(reply: object) -> _Hostile:
+        servers.append(_Hostile(reply))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _answer(handler: object, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+    h = handler  # an http.server.BaseHTTPRequestHandler
+    h.send_response(status)  # type: ignore[attr-defined]
+    for key, value in {"Content-Length": str(len(body)), **headers}.items():
+        h.send_header(key, value)  # type: ignore[attr-defined]
+    h.end_headers()  # type: ignore[attr-defined]
+    if h.command == "GET" and body:  # type: ignore[attr-defined]
+        h.wfile.write(body)  # type: ignore[attr-defined]
+
+
+SHA = "a" * 40
+
+
+@pytest.mark.parametrize(("headers", "message"), [
+    ({"X-Repo-Commit": "../../../../escape", "ETag": '"' + "b" * 40 + '"'}, "not a 40-hex commit id"),
+    ({"X-Repo-Commit": SHA, "ETag": '"../../../escape"'}, "not a content hash"),
+])
+def test_hostile_commit_and_etag_values_never_become_file_names(hostile: object, hf_env: Path, tmp_path: Path,
+                                                                headers: dict[str, str], message: str) -> None:
+    from zoo.errors import HubProtocolError
+
+    server = hostile(lambda h: _answer(h, 200, headers, b"{}"))  # type: ignore[operator]
+    with pytest.raises(HubProtocolError, match=message):
+        zoo.load("hf-hub:evil/repo", endpoint=server.endpoint)
+    with pytest.raises(HubProtocolError, match=f"{message}|with another commit"):
+        zoo.load(f"hf-hub:evil/repo@{SHA}", endpoint=server.endpoint)
+    written = [p for p in tmp_path.rglob("*") if "escape" in p.name]
+    assert written == [] and not (hf_env.parent / "escape").exists()
+
+
+def test_an_oversized_config_is_refused_from_its_announced_size(hostile: object, hf_env: Path) -> None:
+    from zoo.errors import HubProtocolError
+
+    def reply(h: object) -> None:
+        _answer(h, 200, {"X-Repo-Commit": SHA, "ETag": '"' + "b" * 40 + '"', "Content-Length": str(200_000_000)})
+
+    server = hostile(reply)  # type: ignore[operator]
+    started = time.monotonic()
+    with pytest.raises(HubProtocolError, match=r"announced as 200,000,000 bytes, more than the 1,000,000"):
+        zoo.load(f"hf-hub:evil/repo@{SHA}", endpoint=server.endpoint)
+    assert time.monotonic() - started < 5
+
+
+def test_a_trickling_server_hits_the_deadline(hostile: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo import _hub
+    from zoo.errors import HubTimeoutError
+
+    def reply(h: object) -> None:
+        _answer(h, 200, {"X-Repo-Commit": SHA, "ETag": '"' + "b" * 40 + '"', "Content-Length": "1000"})
+        for _ in range(1000):
+            h.wfile.write(b" ")  # type: ignore[attr-defined]
+            h.wfile.flush()  # type: ignore[attr-defined]
+            time.sleep(0.1)
+
+    monkeypatch.setattr(_hub, "DEADLINE_BASE_S", 0.5)
+    server = hostile(reply)  # type: ignore[operator]
+    started = time.monotonic()
+    with pytest.raises(HubTimeoutError, match="ran past its deadline"):
+        zoo.load(f"hf-hub:evil/repo@{SHA}", endpoint=server.endpoint)
+    assert time.monotonic() - started < 5
+
+
+def test_a_silent_server_times_out(hostile: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo import _hub
+    from zoo.errors import HubTimeoutError
+
+    monkeypatch.setattr(_hub, "REQUEST_TIMEOUT_S", 0.3)
+    server = hostile(lambda h: time.sleep(3))  # type: ignore[operator]
+    with pytest.raises(HubTimeoutError, match="did not answer within 0.3 s"):
+        zoo.load("hf-hub:evil/repo", endpoint=server.endpoint)
+
+
+@pytest.mark.parametrize(("status", "headers", "error", "message"), [
+    (403, {}, "HubAuthError", r"denied read access to evil/repo \(HTTP 403\)"),
+    (401, {}, "HubAuthError", r"needs a token for evil/repo \(HTTP 401\)"),
+    (404, {"X-Error-Code": "RepoNotFound"}, "HubNotFoundError", r"repository evil/repo was not found .*HTTP 404"),
+    (500, {}, "HubServerError", r"answered HTTP 500 \(a server error\)"),
+    (503, {}, "HubServerError", r"answered HTTP 503 \(a server error\)"),
+    (307, {"Location": "/evil/repo/resolve/main/config.json"}, "HubRedirectError",
+     "redirected evil/repo@main in a loop"),
+])
+def test_each_failure_is_a_distinct_error(hostile: object, status: int, headers: dict[str, str], error: str,
+                                          message: str) -> None:
+    import zoo.errors
+
+    server = hostile(lambda h: _answer(h, status, headers))  # type: ignore[operator]
+    with pytest.raises(getattr(zoo.errors, error), match=message) as caught:
+        zoo.load("hf-hub:evil/repo", endpoint=server.endpoint, token=False)
+    assert caught.value.repo_id == "evil/repo"
+
+
+def test_weights_are_checked_against_the_lfs_sha256(hub: HubServer, run_dir: Path, hostile: object) -> None:
+    from zoo.errors import ChecksumError
+
+    info = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    real = (run_dir / "model.safetensors").read_bytes()
+    config = (run_dir / "config.json").read_bytes()
+    tampered = bytearray(real)
+    tampered[-3] ^= 1
+
+    def reply(h: object) -> None:
+        path = h.path  # type: ignore[attr-defined]
+        if path.endswith("config.json"):
+            oid = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+            _answer(h, 200, {"X-Repo-Commit": info.oid, "ETag": f'"{oid}"'}, config)
+        else:  # announces the real sha256, sends other bytes
+            _answer(h, 200, {"X-Repo-Commit": info.oid, "ETag": '"' + "c" * 40 + '"',
+                             "X-Linked-Etag": f'"{hashlib.sha256(real).hexdigest()}"'}, bytes(tampered))
+
+    server = hostile(reply)  # type: ignore[operator]
+    with pytest.raises(ChecksumError, match="sha256 the Hub lists for its LFS object"):
+        zoo.load(f"hf-hub:alice/ae@{info.oid}", endpoint=server.endpoint)
+    blobs = list((Path(constants.HF_HUB_CACHE) / "models--alice--ae").rglob("*"))
+    assert not [p for p in blobs if p.is_file() and p.read_bytes() == bytes(tampered)], "nothing kept"
+
+
+@pytest.mark.parametrize("architecture", zoo.list_models())
+def test_every_card_reads_naturally_and_parses(architecture: str) -> None:
+    from zoo._protocols import Autoencoder, Classifier, family_of, sampler_of
+    from zoo._publish import model_card
+    from zoo._serialization import config_document
+    from zoo._weights import Metrics
+
+    model = zoo.create(architecture)
+    metrics = Metrics(dataset="mnist-5k", split="test", metrics={"score": 0.5})
+    card = model_card(repo_id="alice/m", document=config_document(model), model=model, dataset="mnist-5k",
+                      metrics=metrics, license="mit", images=[], training={})
+    data = card.data
+    expected_task = ("unconditional-image-generation" if sampler_of(model) is not None else "image-to-image"
+                     if isinstance(model, Autoencoder) else "image-classification"
+                     if isinstance(model, Classifier) else None)
+    assert data.pipeline_tag == expected_task
+    assert data.library_name == "genzoo" and data.license == "mit" and data.datasets == ["ylecun/mnist"]
+    assert data.metrics == ["score"]
+    family = family_of(model)
+    assert data.tags[:2] == [architecture, family] if family else data.tags[0] == architecture
+    if expected_task is not None:
+        name, results = model_index_to_eval_results(data.to_dict()["model-index"])
+        assert name == "m" and [(r.metric_type, r.metric_value) for r in results] == [("score", 0.5)]
+    first = card.text.split("\n\n")[1]
+    assert f"architecture `{architecture}`" in first and f"`{architecture}` {family}" not in first
+    assert re.match(r"An? [a-z(]", first), first  # "A generative ...", "An autoencoder ..."
+    assert "zoo.load(\"hf-hub:alice/m\")" in card.text and "--out models/m" in card.text
+
+
+def test_a_cdn_redirect_is_followed_without_the_token(hostile: object, run_dir: Path) -> None:
+    """As the Hub serves LFS files: a 302 to another host, whose headers carry the commit, sha256 and size."""
+    config, weights = (run_dir / "config.json").read_bytes(), (run_dir / "model.safetensors").read_bytes()
+    cdn_auth: list[str | None] = []
+
+    def cdn_reply(h: object) -> None:
+        cdn_auth.append(h.headers.get("Authorization"))  # type: ignore[attr-defined]
+        _answer(h, 200, {"Content-Type": "application/octet-stream"}, weights)
+
+    cdn = hostile(cdn_reply)  # type: ignore[operator]
+
+    def hub_reply(h: object) -> None:
+        if h.path.endswith("config.json"):  # type: ignore[attr-defined]
+            oid = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+            _answer(h, 200, {"X-Repo-Commit": SHA, "ETag": f'"{oid}"'}, config)
+        else:
+            _answer(h, 302, {"X-Repo-Commit": SHA, "X-Linked-Etag": f'"{hashlib.sha256(weights).hexdigest()}"',
+                             "X-Linked-Size": str(len(weights)), "ETag": '"' + "d" * 40 + '"',
+                             "Location": f"{cdn.endpoint}/blob?signature=x"})
+
+    hub = hostile(hub_reply)  # type: ignore[operator]
+    model = zoo.load(f"hf-hub:alice/ae@{SHA}", endpoint=hub.endpoint, token=TOKEN)
+    _assert_same_model(model, zoo.load(run_dir))
+    assert cdn_auth == [None], "the token goes to the Hub's origin only"

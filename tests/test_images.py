@@ -9,6 +9,8 @@ import torch
 from PIL import Image
 
 from zoo._images import (
+    check_output_path,
+    comparison_grid,
     image_grid,
     interpolation_strip,
     reconstruction_grid,
@@ -16,7 +18,7 @@ from zoo._images import (
     save_latent_plot,
     save_loss_curve,
 )
-from zoo.errors import DataError
+from zoo.errors import ConfigError, DataError
 
 
 def _png(path: Path) -> Image.Image:
@@ -111,3 +113,38 @@ def test_latent_plot_refuses_bad_input(tmp_path: Path) -> None:
         save_latent_plot(torch.full((3, 2), float("nan")), None, tmp_path / "z.png")
     with pytest.raises(DataError, match=r"expected \(3,\)"):
         save_latent_plot(torch.zeros(3, 2), torch.zeros(2), tmp_path / "z.png")
+
+
+def test_comparison_grid_puts_each_set_in_its_rows(tmp_path: Path) -> None:
+    sets = [torch.full((3, 1, 4, 4), value) for value in (0.2, 0.6, 1.0)]
+    image = _png(comparison_grid(sets, tmp_path / "c.png", padding=1))
+    assert image.size == (3 * 5 + 1, 3 * 5 + 1)
+    for row, value in enumerate((0.2, 0.6, 1.0)):
+        assert image.getpixel((1 + 2, 1 + row * 5 + 2)) == round(value * 255)
+    with pytest.raises(DataError, match="expected sets of one shape"):
+        comparison_grid([sets[0], torch.zeros(2, 1, 4, 4)], tmp_path / "d.png")
+    many = comparison_grid([torch.rand(20, 1, 2, 2), torch.rand(20, 1, 2, 2)], tmp_path / "e.png", padding=0)
+    assert _png(many).size == (16 * 2, 4 * 2)  # 20 images wrap onto two rows per set, 16 per row
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("grid.foo", "suffix '.foo'"), ("grid", "has no suffix"), ("/dev/null", "character device"),
+])
+def test_output_paths_are_checked_before_writing(path: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        check_output_path(path)
+
+
+def test_a_device_or_folder_is_never_replaced(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="it is a character device"):
+        save_image_grid(torch.rand(1, 1, 2, 2), "/dev/null")
+    link = tmp_path / "grid.png"
+    link.symlink_to("/dev/null")
+    with pytest.raises(ConfigError, match="it is a character device"):
+        save_image_grid(torch.rand(1, 1, 2, 2), link)
+    assert Path("/dev/null").is_char_device() and link.is_symlink()
+    folder = tmp_path / "out.png"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="it is a folder"):
+        save_image_grid(torch.rand(1, 1, 2, 2), folder)
+    assert folder.is_dir() and not list(tmp_path.glob(".out*"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -97,7 +99,8 @@ def tiny_plugin():
 
 
 def _cfg(tmp_path: Path, name: str = "run", **kw) -> TrainConfig:
-    values = {"data": "digits", "steps": 20, "batch_size": 32, "out": str(tmp_path / name), "checkpoint_every": 10}
+    values = {"data": "digits", "steps": 20, "batch_size": 32, "out": str(tmp_path / name), "checkpoint_every": 10,
+              "log_every": 1}
     values.update(kw)
     return TrainConfig.model_validate_json(json.dumps(values))
 
@@ -146,9 +149,11 @@ def test_resume_is_bit_identical(tmp_path, name, extra):
 
 def test_resume_with_changed_config_is_refused(tmp_path):
     train("dense-ae", _cfg(tmp_path, steps=5), quiet=True, data_shape=(1, 8, 8))
-    with pytest.raises(ResumeMismatchError, match=r"model\.latent_dim.*train\.batch_size|train\.batch_size"):
+    with pytest.raises(ResumeMismatchError) as excinfo:
         train("dense-ae", _cfg(tmp_path, steps=10, batch_size=16), resume=True, quiet=True, data_shape=(1, 8, 8),
               latent_dim=8)
+    # Both changed settings are named, the model's and the training config's.
+    assert "model.latent_dim" in str(excinfo.value) and "train.batch_size" in str(excinfo.value)
     with pytest.raises(TrainingError, match="already holds a training run"):
         train("dense-ae", _cfg(tmp_path, steps=10), quiet=True, data_shape=(1, 8, 8))
 
@@ -176,28 +181,33 @@ def _zoo(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
                             text=True, env={**os.environ, **(env or {})}, **kw)
 
 
-def test_sigterm_saves_checkpoint_and_resume_finishes(tmp_path):
+@pytest.mark.slow
+def test_sigterm_saves_checkpoint_and_the_printed_command_finishes_the_run(tmp_path):
     out = tmp_path / "run"
-    proc = _zoo("train", "dense-ae", "--data", "digits", "--steps", "100000", "--batch-size", "8", "--out",
-                str(out), "--set", "data_shape=[1,8,8]", "--set", "checkpoint_every=0", "--quiet")
+    proc = _zoo("train", "dense-ae", "--data", "digits", "--steps", "4000", "--batch-size", "8", "--out",
+                str(out), "--set", "data_shape=[1,8,8]", "--set", "checkpoint_every=0", "--set", "log_every=1",
+                "--quiet", env={"OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 60
     while not (out / "metrics.jsonl").exists():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
-        time.sleep(0.2)
+        time.sleep(0.1)
     # metrics.jsonl is created when the loop starts; its lines are flushed at checkpoints.
-    time.sleep(1.0)
+    time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert "checkpoint saved" in err and "--resume" in err
-    step = max(r["step"] for r in _metrics(out))
-    assert step > 0
-    done = _zoo("train", "dense-ae", "--data", "digits", "--steps", str(step + 5), "--batch-size", "8", "--out",
-                str(out), "--set", "data_shape=[1,8,8]", "--set", "checkpoint_every=0", "--quiet", "--resume")
-    stdout, err = done.communicate(timeout=120)
+    match = re.search(r"SIGTERM at step (\d+): checkpoint saved in .*; continue with `zoo train (.*)`", err)
+    assert match, err
+    step, printed = int(match.group(1)), shlex.split(match.group(2))
+    assert 0 < step < 4000 and printed == ["--out", str(out), "--resume"]
+    assert max(r["step"] for r in _metrics(out)) == step
+    done = _zoo("train", *printed, "--quiet", env={"OMP_NUM_THREADS": "1"})  # exactly what was printed
+    stdout, err = done.communicate(timeout=300)
     assert done.returncode == 0, err
-    assert max(r["step"] for r in _metrics(out)) == step + 5
+    assert [r["step"] for r in _metrics(out)] == list(range(1, 4001))
+    recorded = json.loads((out / "train_config.json").read_text())
+    assert recorded["steps"] == 4000 and None not in recorded.values()
 
 
 def test_kill_during_checkpoint_write_keeps_previous(tmp_path):
@@ -216,7 +226,8 @@ def test_kill_during_checkpoint_write_keeps_previous(tmp_path):
                 os.kill(os.getpid(), signal.SIGKILL)
             real(tensors, path, metadata)
         ckpt.save_tensors = dying_save
-        config = TrainConfig(data="digits", steps=40, batch_size=16, out={str(out)!r}, checkpoint_every=10)
+        config = TrainConfig(data="digits", steps=40, batch_size=16, out={str(out)!r}, checkpoint_every=10,
+                             log_every=1)
         train("dense-ae", config, quiet=True, data_shape=(1, 8, 8))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -242,6 +253,7 @@ def test_cli_set_routes_and_rejects(tmp_path):
     assert proc.returncode == 2 and "latent_dim" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_distributed_two_processes_match_one(tmp_path):
     common = ["-m", "zoo", "train", "dense-ae", "--data", "digits", "--steps", "12", "--batch-size", "32",
               "--set", "data_shape=[1,8,8]", "--quiet"]
@@ -259,6 +271,7 @@ def test_distributed_two_processes_match_one(tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_reference_recipe_lands_near_the_reference_mse(tmp_path):
     """dense-ae, reference config, MSE, Adam 1e-3, batch 256, 10 epochs on mnist-5k: test MSE about 0.033."""
     result = train("dense-ae", TrainConfig(data="mnist-5k", epochs=10, batch_size=256, out=str(tmp_path / "ref")),
@@ -320,3 +333,201 @@ def test_early_stopping_and_sample_snapshots(tmp_path):
     per_epoch = -(-len(load_dataset("digits", "train")) // 32)
     assert result.status == "early-stopped" and result.step == 3 * per_epoch
     assert sorted(p.name for p in (result.out / "snapshots").iterdir())[0] == "step-00000030-reconstructions.png"
+
+
+# -- the graph-safe step, device-side loss windows, resume from the run directory alone ---------------------------
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(out / "model.safetensors")
+
+
+def test_static_step_matches_eager_bit_for_bit(tmp_path, monkeypatch):
+    """The static step (fixed batch buffers, gradients zeroed in place, partial batches outside) is what a CUDA
+    graph replays; on CPU it must train exactly as the eager step, on the GAN recipe's moving parts."""
+    import zoo.train._trainer as trainer_module
+
+    extra = {"data_shape": (1, 8, 8), "ema_decay": 0.9, "augment_translation": 0.125, "generator_batchnorm": True,
+             "discriminator_dropout": 0.3}
+    config = {"steps": 50, "batch_size": 64, "optimizer": {"lr": 2e-4, "betas": [0.5, 0.999]}, "log_every": 10,
+              "drop_last": False, "grad_clip": 5.0}
+    train("dense-gan", _cfg(tmp_path, "eager", **config), quiet=True, **extra)
+    monkeypatch.setattr(trainer_module, "choose_mode", lambda config, dist: ("static", ""))
+    train("dense-gan", _cfg(tmp_path, "static", **config), quiet=True, **extra)
+    a, b = _weights(tmp_path / "eager"), _weights(tmp_path / "static")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _metrics(tmp_path / "eager") == _metrics(tmp_path / "static")
+
+
+def test_drop_last_gives_static_batches(tmp_path, monkeypatch):
+    from zoo.data import load_dataset
+    from zoo.train._step import StepEngine
+
+    shapes: list[int] = []
+    real = StepEngine.step
+
+    def record(self, batch, *, full):
+        shapes.append(len(batch))
+        assert full
+        return real(self, batch, full=full)
+
+    monkeypatch.setattr(StepEngine, "step", record)
+    n = len(load_dataset("digits", "train"))
+    result = train("dense-ae", _cfg(tmp_path, steps=None, epochs=2, batch_size=100, drop_last=True), quiet=True,
+                   data_shape=(1, 8, 8))
+    assert result.step == 2 * (n // 100) and set(shapes) == {100}
+
+
+def test_losses_are_window_means_read_every_log_every_steps(tmp_path):
+    per_step = _metrics(train("dense-ae", _cfg(tmp_path, "one", steps=20), quiet=True, data_shape=(1, 8, 8)).out)
+    windowed = _metrics(train("dense-ae", _cfg(tmp_path, "seven", steps=20, log_every=7), quiet=True,
+                              data_shape=(1, 8, 8)).out)
+    assert [r["step"] for r in windowed] == [7, 14, 20]
+    for record, (first, last) in zip(windowed, [(1, 7), (8, 14), (15, 20)], strict=True):
+        expected = sum(r["loss"] for r in per_step[first - 1:last]) / (last - first + 1)
+        assert record["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_no_host_read_between_log_steps(tmp_path, monkeypatch):
+    """Loss values reach the host only through one read per log window (and checkpoint checks)."""
+    from zoo.train._step import StepEngine
+
+    reads: list[int] = []
+    real = StepEngine.read_window
+
+    def counted(self):
+        reads.append(self.window_steps)
+        return real(self)
+
+    monkeypatch.setattr(StepEngine, "read_window", counted)
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: pytest.fail("Tensor.item() on the hot path"))
+    train("dense-gan", _cfg(tmp_path, steps=40, log_every=10, checkpoint_every=0), quiet=True, data_shape=(1, 8, 8))
+    assert reads == [10, 10, 10, 10]
+
+
+def test_non_finite_loss_names_the_window_and_the_kept_checkpoint(tiny_plugin, tmp_path):
+    with pytest.raises(NonFiniteLossError, match=r"model loss became nan between steps 11 and 15; the last good "
+                                                 r"checkpoint \(step 10\) in .* is kept") as info:
+        train("tiny-ae", _cfg(tmp_path, steps=40, log_every=5), quiet=True, nan_after=12)
+    assert info.value.path == tmp_path / "run"
+    checkpoint = load_file(tmp_path / "run" / "checkpoint.safetensors")
+    assert all(torch.isfinite(t).all() for k, t in checkpoint.items() if k.startswith("model/"))
+
+
+def test_non_finite_loss_without_a_checkpoint_says_so(tiny_plugin, tmp_path):
+    with pytest.raises(NonFiniteLossError, match="no checkpoint had been written yet") as info:
+        train("tiny-ae", _cfg(tmp_path, steps=40, log_every=50, checkpoint_every=0), quiet=True, nan_after=12)
+    assert "is kept" not in str(info.value) and "between steps 1 and 40" in str(info.value)
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_batch_norm_on_one_image_is_a_clear_error(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "one.npy", np.zeros((1, 8, 8), dtype=np.uint8))
+    config = _cfg(tmp_path, data=str(tmp_path / "one.npy"))
+    with pytest.raises(TrainingError, match="batch normalisation, which needs at least 2 images per batch"):
+        train("dense-gan", config, quiet=True, data_shape=(1, 8, 8), generator_batchnorm=True)
+    proc = _zoo("train", "dense-gan", "--data", str(tmp_path / "one.npy"), "--steps", "2", "--out",
+                str(tmp_path / "cli"), "--set", "data_shape=[1,8,8]", "--set", "generator_batchnorm=true")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "zoo: error:" in err and "batch normalisation" in err
+    assert "Traceback" not in err
+
+
+def _cli(*args: str) -> int:
+    from zoo._cli import main
+
+    return main(list(args))
+
+
+def test_resume_with_only_out_uses_the_recorded_gan_recipe(tmp_path, capsys):
+    """The README's GAN recipe (many --set options) continues with `zoo train --out DIR --resume` alone, to its
+    original length; extending is explicit."""
+    out = str(tmp_path / "gan")
+    recipe = ["--data", "digits", "--epochs", "2", "--batch-size", "64", "--lr", "2e-4", "--seed", "3", "--set",
+              "optimizer.betas=[0.5,0.999]", "--set", "data_shape=[1,8,8]", "--set", "generator_batchnorm=true",
+              "--set", "ema_decay=0.9", "--set", "augment_translation=0.125", "--set", "log_every=5", "-q"]
+    assert _cli("train", "dense-gan", *recipe, "--out", str(tmp_path / "straight")) == 0
+    first = list(recipe)
+    first[first.index("--epochs") + 1] = "1"
+    assert _cli("train", "dense-gan", *first, "--out", out) == 0
+    recorded = json.loads((tmp_path / "gan" / "train_config.json").read_text())
+    assert recorded["epochs"] == 1 and "steps" not in recorded and None not in recorded.values()
+    # Nothing but --out and --resume: continues the 1-epoch run, which is already complete.
+    assert _cli("train", "--out", out, "--resume") == 0
+    assert "trained dense-gan for 23 steps (completed)" in capsys.readouterr().out
+    # Extending is explicit, and then matches a straight 2-epoch run exactly.
+    assert _cli("train", "--out", out, "--resume", "--epochs", "2", "-q") == 0
+    assert json.loads((tmp_path / "gan" / "train_config.json").read_text())["epochs"] == 2
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "gan")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_errors_are_one_line(tmp_path, capsys):
+    assert _cli("train", "--out", str(tmp_path / "nothing"), "--resume") == 2
+    assert "no such directory" in capsys.readouterr().err
+    train("dense-ae", _cfg(tmp_path, steps=3), quiet=True, data_shape=(1, 8, 8))
+    assert _cli("train", "dense-gan", "--out", str(tmp_path / "run"), "--resume") == 2
+    assert "trains dense-ae, not dense-gan" in capsys.readouterr().err
+    assert _cli("train", "--out", str(tmp_path / "run"), "--resume", "--batch-size", "16") == 2
+    assert "differs in train.batch_size" in capsys.readouterr().err
+    assert _cli("train") == 2
+    assert "give the architecture" in capsys.readouterr().err
+
+
+class FakeGraphCuda:
+    """Stand-ins for the torch.cuda calls of the graph path, so its control flow runs on CPU."""
+
+    class Stream:
+        def __init__(self, device=None) -> None: ...
+
+        def wait_stream(self, other) -> None: ...
+
+    class CUDAGraph:
+        def replay(self) -> None:
+            raise AssertionError("a failed capture must never be replayed")
+
+    @staticmethod
+    def graph(graph):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+
+def test_failed_capture_falls_back_to_eager_and_says_why_once(tmp_path, monkeypatch, caplog):
+    import contextlib
+
+    import zoo.train._trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "choose_mode", lambda config, dist: ("graph", ""))
+    monkeypatch.setattr(torch.cuda, "Stream", FakeGraphCuda.Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: FakeGraphCuda.Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraphCuda.CUDAGraph)
+    monkeypatch.setattr(torch.cuda, "graph", FakeGraphCuda.graph)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: torch.get_rng_state())
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device=None: torch.set_rng_state(state))
+    with caplog.at_level("INFO", logger="zoo.train"):
+        result = train("dense-ae", _cfg(tmp_path, steps=12, log_every=4), quiet=True, data_shape=(1, 8, 8))
+    assert result.status == "completed" and result.step == 12
+    warnings = [r.getMessage() for r in caplog.records if "runs eagerly" in r.getMessage()]
+    assert warnings == ["training step runs eagerly from now on: CUDA graph capture failed (RuntimeError: "
+                        "operation not permitted when stream is capturing)"]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in _metrics(result.out))
+
+
+def test_streamed_npy_trains_exactly_as_in_memory(tmp_path, monkeypatch):
+    import numpy as np
+
+    import zoo.data._stream as stream
+
+    pixels = (np.random.default_rng(0).random((203, 1, 8, 8)) * 255).astype(np.uint8)
+    np.save(tmp_path / "x.npy", pixels)
+    common = {"data": str(tmp_path / "x.npy"), "steps": 30, "batch_size": 16, "log_every": 5}
+    train("dense-ae", _cfg(tmp_path, "memory", **common), quiet=True, data_shape=(1, 8, 8))
+    monkeypatch.setattr(stream, "STREAM_ABOVE_BYTES", 0)  # every file is "larger than memory"
+    train("dense-ae", _cfg(tmp_path, "streamed", **common, data_workers=1), quiet=True, data_shape=(1, 8, 8))
+    # Resumable by step: 12 steps, then on to 30.
+    train("dense-ae", _cfg(tmp_path, "resumed", **{**common, "steps": 12}), quiet=True, data_shape=(1, 8, 8))
+    train("dense-ae", _cfg(tmp_path, "resumed", **common), resume=True, quiet=True, data_shape=(1, 8, 8))
+    a = _weights(tmp_path / "memory")
+    for other in ("streamed", "resumed"):
+        b = _weights(tmp_path / other)
+        assert all(torch.equal(a[k], b[k]) for k in a), other

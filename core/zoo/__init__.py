@@ -1,4 +1,4 @@
-"""zoo: a plugin-based model zoo for PyTorch autoencoders and GANs.
+"""zoo: a plugin-based model zoo for PyTorch: autoencoders, GANs and any family a plugin brings.
 
 >>> import zoo
 >>> zoo.list_models()                      # every installed architecture
@@ -12,9 +12,25 @@
 from zoo import errors
 from zoo._api import create, evaluate, info, list_models, load, save
 from zoo._config import ModelConfig
-from zoo._hub import pull, push
-from zoo._protocols import Autoencoder, Decoder, Discriminator, Encoder, Generator
+from zoo._protocols import (
+    GAN,
+    Autoencoder,
+    Classifier,
+    ConditionalGenerator,
+    DataShaped,
+    Decoder,
+    Denoiser,
+    Discriminator,
+    EMAGenerator,
+    Encoder,
+    FeatureExtractor,
+    Generator,
+    LatentSampler,
+    VariationalAutoencoder,
+)
+from zoo._publish import push
 from zoo._registry import register_plugin, reload_registry, unregister_plugin
+from zoo._resolve import pull
 from zoo._specs import Data, DatasetSpec, ModelSpec
 from zoo._weights import WeightsEntry
 from zoo.hookspecs import hookimpl
@@ -23,14 +39,23 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Autoencoder",
+    "Classifier",
+    "ConditionalGenerator",
     "Data",
+    "DataShaped",
     "DatasetSpec",
     "Decoder",
+    "Denoiser",
     "Discriminator",
+    "EMAGenerator",
     "Encoder",
+    "FeatureExtractor",
+    "GAN",
     "Generator",
+    "LatentSampler",
     "ModelConfig",
     "ModelSpec",
+    "VariationalAutoencoder",
     "WeightsEntry",
     "__version__",
     "create",

@@ -12,11 +12,8 @@ from torch import nn
 
 from zoo._config import config_with_overrides
 from zoo._registry import get_registry
-from zoo._serialization import create_from_config, load_directory
+from zoo._serialization import create_from_config
 from zoo._serialization import save as _save
-from zoo.errors import LoadError, UnknownModelError
-
-HUB_PREFIX = "hf-hub:"
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -36,44 +33,18 @@ def save(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
     return _save(model, directory)
 
 
-def load(source: str | os.PathLike[str], **kwargs: Any) -> nn.Module:
+def load(source: str | os.PathLike[str], *, token: str | bool | None = None,
+         cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> nn.Module:
     """Load a model in eval mode.
 
-    ``source`` is a directory written by :func:`save`, an architecture name (its default pretrained entry),
-    ``name.tag`` (a registry entry), or ``hf-hub:org/repo[@revision]``. Keyword arguments are passed to the
-    Hub download (``token``, ``cache_dir``, ...).
+    ``source`` is an architecture name (its default pretrained entry), ``name.tag`` (a registry entry),
+    ``hf-hub:org/repo[@revision]``, or a directory written by :func:`save` given as a path (``runs/x``,
+    ``./dense-gan``, a ``pathlib.Path``): a registered name always means the registry, even when a folder of
+    that name exists. ``token``, ``cache_dir`` and ``endpoint`` apply to downloads from the Hub.
     """
-    text = os.fspath(source)
-    if text.startswith(HUB_PREFIX):
-        from zoo._hub import load_from_hub
+    from zoo._resolve import load as _load
 
-        return load_from_hub(text[len(HUB_PREFIX):], **kwargs)
-    path = Path(text)
-    if path.is_dir():
-        if kwargs:
-            raise TypeError(f"zoo.load() of a local directory takes no options, got {sorted(kwargs)}")
-        return load_directory(path)
-    if path.exists():
-        raise LoadError(f"{path} is a file; zoo.load() takes the directory holding config.json and model.safetensors")
-    return _load_pretrained(text, **kwargs)
-
-
-def _load_pretrained(name: str, **kwargs: Any) -> nn.Module:
-    from zoo._weights import default_entry_name, load_entry
-
-    registry = get_registry()
-    if "." not in name:
-        if name not in registry.models:
-            registry.model(name)  # raises UnknownModelError with close matches
-            raise UnknownModelError(name)
-        entry_name = default_entry_name(registry, name)
-        if entry_name is None:
-            raise LoadError(
-                f"architecture {name!r} has no pretrained weights yet; train some with `zoo train {name}` and "
-                "load the run directory, or create an untrained one with zoo.create()"
-            )
-        name = entry_name
-    return load_entry(registry.weights_entry(name), **kwargs)
+    return _load(source, token=token, cache_dir=cache_dir, endpoint=endpoint)
 
 
 def info(name: str) -> dict[str, Any]:

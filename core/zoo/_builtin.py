@@ -1,15 +1,13 @@
-"""zoo's own plugin: the datasets and pretrained entries that ship with the core (registered by the registry,
-not on import)."""
+"""zoo's own plugin: the datasets that ship with the core (registered by the registry, not on import).
+
+The core knows no concrete model, so it registers no pretrained entries: the first-party entries of
+``registry/`` are registered by the plugin that provides their architectures (genzoo-dense's ``zoo_weights``).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from zoo._specs import DatasetSpec
 from zoo.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from zoo._weights import WeightsEntry
 
 
 @hookimpl
@@ -17,10 +15,3 @@ def zoo_datasets() -> list[DatasetSpec]:
     from zoo.data import builtin_datasets
 
     return builtin_datasets()
-
-
-@hookimpl
-def zoo_weights() -> list[WeightsEntry]:
-    from zoo._weights import first_party_entries
-
-    return first_party_entries()

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from zoo._cli import report
 from zoo.errors import ConfigError, DataError
 
 MAX_SEEDS = 100
 MAX_STEPS = 100
+MAX_SAMPLES = 100_000
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--num-samples", type=int, default=1000, help="samples drawn per seed for generators "
                    "(default 1000)")
     p.add_argument("--classifier", default=None, help="feature classifier for generators: a run directory or "
-                   "source (default digit-cnn.mnist5k)")
+                   "source (default: the one the dataset names, digit-cnn.mnist5k for mnist-5k)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
     p.set_defaults(handler=_cmd_eval)
 
@@ -51,6 +53,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise ConfigError(f"--seeds {args.seeds}: give between 1 and {MAX_SEEDS}")
+    if not 1 <= args.num_samples <= MAX_SAMPLES:
+        raise ConfigError(f"--num-samples {args.num_samples}: give between 1 and {MAX_SAMPLES:,}")
     result = zoo.evaluate(args.source, data=args.data, seeds=tuple(range(args.seeds)), num_samples=args.num_samples,
                           classifier=args.classifier)
     written = write_metrics(result, args.source) if Path(args.source).is_dir() else None
@@ -58,7 +62,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
-    if written is not None:
+    if written is not None and not args.quiet:
         print(f"wrote {written} and {written.with_name('eval.json')}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -74,6 +78,9 @@ def format_table(result: dict[str, Any]) -> str:
     for name, summary in result["metrics"].items():
         values = ", ".join(f"{v:.4g}" for v in summary["values"])
         lines.append(f"{name:16s} {summary['mean']:12.5g} {summary['std']:10.3g}  {values}")
+    if "psnr_gain" in result["metrics"]:
+        lines.append("psnr, psnr_noisy, psnr_denoised, psnr_gain: mean over test images of each image's PSNR (dB); "
+                     "psnr_*_split: PSNR of the mean squared error over the whole split")
     return "\n".join(lines)
 
 
@@ -87,9 +94,10 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
 
     if not 2 <= args.steps <= MAX_STEPS:
         raise ConfigError(f"--steps {args.steps}: give between 2 and {MAX_STEPS}")
+    _images.check_output_path(args.out)
     model = zoo.load(args.source)
     if not (isinstance(model, Encoder) and isinstance(model, Decoder)):
-        raise ConfigError(f"{args.source} is a {getattr(model, 'architecture', '?')}, which has no encode/decode; "
+        raise ConfigError(f"{args.source} ({getattr(model, 'architecture', '?')}) has no encode/decode; "
                           "interpolation needs an autoencoder")
     test = load_dataset(args.data, "test")
     first, second = args.pair if args.pair is not None else _default_pair(test.labels)
@@ -97,9 +105,9 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
         if not 0 <= index < len(test):
             raise DataError(f"--pair index {index} is outside the {len(test)} test images of {args.data}")
     with torch.no_grad():
-        latents = model.encode(test.images[[first, second]])  # (2, latent_dim)
-        _images.interpolation_strip(model.decode, latents[0], latents[1], args.steps, args.out, scale=2)
-    print(f"wrote {args.steps} images from test image {first} to {second} to {args.out}")
+        latents = model.encode(test[[first, second]].images)  # (2, latent_dim)
+        written = _images.interpolation_strip(model.decode, latents[0], latents[1], args.steps, args.out, scale=2)
+    report(args, f"wrote {args.steps} images from test image {first} to {second} to {written}")
     return 0
 
 

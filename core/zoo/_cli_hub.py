@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zoo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from zoo._hub import PushResult
 
 _TOKEN_HELP = "read the Hub token from this file (default: HF_TOKEN or the stored `hf auth login` token)"
 
@@ -18,8 +22,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "push", help="publish a run directory to the Hugging Face Hub in one commit",
         description="Upload config.json, model.safetensors, a README.md model card and the run's picture grids "
-        "to REPO_ID (created if needed) in one commit.",
-        epilog="example:\n  HF_TOKEN=... zoo push runs/dense-gan alice/dense-gan-mnist --private",
+        "to REPO_ID (created if needed) in one commit; --branch creates the branch if it is new, --tag tags the "
+        "commit. A push that changes nothing makes no commit and says so.",
+        epilog="example:\n  HF_TOKEN=... zoo push runs/dense-gan alice/dense-gan-mnist --private --tag v1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("directory", help="run directory written by `zoo train` (or zoo.save)")
@@ -53,7 +58,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _add_push_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--private", action="store_true", help="create the repository private (if it is new)")
-    p.add_argument("--branch", help="commit to this branch (default: the repository's default branch)")
+    p.add_argument("--branch", help="commit to this branch, created from main if new (default: main)")
+    p.add_argument("--tag", help="tag the pushed commit, e.g. v1 (load it with hf-hub:REPO_ID@v1)")
     p.add_argument("--message", help="commit message")
     p.add_argument("--license", default="apache-2.0", help="license in the model card (default apache-2.0)")
     p.add_argument("--token-file", type=Path, help=_TOKEN_HELP)
@@ -72,19 +78,28 @@ def _token(args: argparse.Namespace) -> str | None:
     return token
 
 
+def _report(what: str, info: PushResult) -> None:
+    if info.changed:
+        print(f"{what} to {info.repo_id}@{info.branch} at commit {info.oid}")
+        print(f"  {info.commit_url}")
+    else:
+        print(f"nothing to push: {info.repo_id}@{info.branch} already holds these files (commit {info.oid})")
+    if info.tag:
+        print(f"  tagged {info.tag}: load it with zoo.load(\"hf-hub:{info.repo_id}@{info.tag}\")")
+
+
 def _cmd_push(args: argparse.Namespace) -> int:
-    from zoo._hub import push
+    from zoo._publish import push
 
     info = push(args.directory, args.repo_id, token=_token(args), private=args.private or None,
-                branch=args.branch, commit_message=args.message, license=args.license)
-    print(f"pushed {args.directory} to {args.repo_id} at commit {info.oid}")
-    print(f"  {info.commit_url}")
-    print(f"  load it with zoo.load(\"hf-hub:{args.repo_id}@{info.oid}\")")
+                branch=args.branch, tag=args.tag, commit_message=args.message, license=args.license)
+    _report(f"pushed {args.directory}", info)
+    print(f"  load it with zoo.load(\"hf-hub:{info.repo_id}@{info.oid}\")")
     return 0
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
-    from zoo._hub import pull_files
+    from zoo._resolve import pull_files
 
     directory, files = pull_files(args.spec, out=args.out, token=_token(args))
     print(f"pulled {files.repo_id}@{files.requested} (commit {files.revision}) into {directory}")
@@ -92,10 +107,10 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from zoo._hub import publish_entry
+    from zoo._publish import publish_entry
 
     info = publish_entry(args.entry, args.repo_id, token=_token(args), private=args.private or None,
-                         branch=args.branch, commit_message=args.message, license=args.license)
-    print(f"published {args.entry} to {args.repo_id} at commit {info.oid}")
-    print(f'record it in the entry: "hub": {{"repo_id": "{args.repo_id}", "revision": "{info.oid}"}}')
+                         branch=args.branch, tag=args.tag, commit_message=args.message, license=args.license)
+    _report(f"published {args.entry}", info)
+    print(f'record it in the entry: "hub": {{"repo_id": "{info.repo_id}", "revision": "{info.oid}"}}')
     return 0

@@ -1,4 +1,8 @@
-"""The pydantic base class every model config derives from."""
+"""Model configs: the optional :class:`ModelConfig` base, and the check every config class passes at registration.
+
+A config is any pydantic model class that forbids extra keys; :class:`ModelConfig` adds frozen, strict
+validation and a parameter budget checked before anything is allocated.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +47,23 @@ class ModelConfig(BaseModel):
         return self
 
 
+def check_config_class(config_cls: object, *, model: str) -> None:
+    """Raise ConfigError unless ``config_cls`` is a pydantic model class that forbids extra keys."""
+    if not isinstance(config_cls, type) or not issubclass(config_cls, BaseModel):
+        raise ConfigError(
+            f"model {model!r}: its config {config_cls!r} is not a pydantic model class; derive it from "
+            "zoo.ModelConfig (or pydantic.BaseModel with model_config = ConfigDict(extra='forbid'))",
+            architecture=model,
+        )
+    if config_cls.model_config.get("extra") != "forbid":
+        raise ConfigError(
+            f"model {model!r}: its config {config_cls.__name__} accepts unknown keys (extra="
+            f"{config_cls.model_config.get('extra', 'ignore')!r}), so a typo in a config would pass silently; set "
+            "model_config = ConfigDict(extra='forbid') on it, or derive it from zoo.ModelConfig",
+            architecture=model,
+        )
+
+
 def validate_config(config_cls: type[BaseModel], data: Any, *, where: str) -> Any:
     """Validate ``data`` (a mapping, or a JSON string) against ``config_cls``, raising ConfigError."""
     try:
@@ -76,6 +97,7 @@ def config_with_overrides(config_cls: type[BaseModel], base: BaseModel | None, o
     # Through JSON so that Python callers and config files are validated identically (lists become tuples).
     try:
         text = json.dumps(data)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid {config_cls.__name__} in {where}: values must be JSON-like ({exc})") from None
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to be a config
+        raise ConfigError(f"invalid {config_cls.__name__} in {where}: values must be JSON-like "
+                          f"({str(exc)[:200]})") from None
     return validate_config(config_cls, text, where=where)

@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from zoo.errors import ConfigError
+
+_NOT_FILES = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def check_writable_target(path: str | os.PathLike[str]) -> None:
+    """Raise ConfigError when ``path`` exists as something a file cannot replace (a folder, device, FIFO, socket).
+
+    A device must never be renamed over: as root, that would replace /dev/full or /dev/null with a file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # nothing there (or unreadable: the write itself will say so)
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+        raise ConfigError(f"cannot write {os.fspath(path)}: it is {kind}; give the path of a file")
 
 
 @contextlib.contextmanager
@@ -18,6 +43,7 @@ def atomic_destination(path: str | os.PathLike[str]) -> Iterator[Path]:
     The temporary name keeps the real suffix, so writers that infer the format from it still can.
     """
     target = Path(path)
+    check_writable_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
     os.close(fd)
@@ -35,3 +61,17 @@ def atomic_destination(path: str | os.PathLike[str]) -> Iterator[Path]:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_destination(path) as temporary:
         temporary.write_bytes(data)
+
+
+def fsync_directory(directory: str | os.PathLike[str]) -> None:
+    """Make the renames inside ``directory`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,18 +1,26 @@
-"""Pushing models to, and pulling them from, the Hugging Face Hub (or any Hub-protocol server).
+"""Pushing models to, and pulling files from, the Hugging Face Hub (or any Hub-protocol server).
 
 A zoo repository holds ``config.json``, ``model.safetensors``, a ``README.md`` model card and, when the run
-has them, ``samples.png`` / ``reconstructions.png``. Pulling fetches exactly ``config.json`` and
-``model.safetensors`` through ``huggingface_hub``'s cache, validates the config before anything is built, and
-never imports or runs anything from the repository. huggingface_hub is imported lazily, at the call sites.
+has them, ``samples.png`` / ``reconstructions.png``. This module moves files; it knows neither the registry of
+pretrained entries nor how a model is built (``zoo._resolve`` joins the two).
+
+Downloads do not trust the server. Before any request the repository id and revision are validated; every
+request has a timeout and every download an overall deadline and a size bound (a ``config.json`` is refused
+from its announced size, before its body is read); the commit id and ETag the server sends are checked before a
+file name is made of them, so nothing is written outside the cache; every file is checked against the content
+hash the Hub lists for it (the LFS sha256 for weights, the git blob id for small files). Files land in
+huggingface_hub's cache layout (``models--org--name/{blobs,snapshots,refs}``), so its tools and offline mode
+see them.
 
 Configuration is huggingface_hub's: ``HF_ENDPOINT``, ``HF_HOME`` / ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE`` and
 ``HF_TOKEN`` (or ``token=``). The functions also take ``endpoint=`` and ``cache_dir=``, because
-huggingface_hub reads the environment once, when it is imported.
+huggingface_hub reads the environment once, when it is imported. huggingface_hub is imported lazily.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import logging
@@ -20,68 +28,117 @@ import os
 import re
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, urljoin, urlsplit
 
 from zoo._files import atomic_destination
-from zoo._weights import CONFIG_FILE, IMAGE_FILES, WEIGHTS_FILE, Metrics, WeightsEntry, read_metrics
+from zoo._text import shown
 from zoo.errors import (
+    ChecksumError,
     ConfigError,
     HubAuthError,
     HubError,
     HubNotFoundError,
+    HubProtocolError,
+    HubRedirectError,
+    HubServerError,
+    HubTimeoutError,
     LoadError,
     UnsafeWeightsError,
 )
 
 if TYPE_CHECKING:
-    from huggingface_hub import CommitInfo, ModelCard
-    from torch import nn
+    from huggingface_hub import HfApi
 
 logger = logging.getLogger(__name__)
 
 # The Hub's `library_name`: the distribution users `pip install` (the import name `zoo` is too generic to
 # identify a library on the Hub, and the Hub keys library pages and code snippets by this name).
-LIBRARY_NAME = "genzoo"
-DEFAULT_LICENSE = "apache-2.0"
-DEFAULT_REVISION = "main"
-REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+LIBRARY_NAME: Final = "genzoo"
+DEFAULT_LICENSE: Final = "apache-2.0"
+DEFAULT_REVISION: Final = "main"
+CONFIG_FILE: Final = "config.json"
+WEIGHTS_FILE: Final = "model.safetensors"
+IMAGE_FILES: Final = ("samples.png", "reconstructions.png")
 PICKLE_NAMES = ("pytorch_model.bin", "model.pt", "model.pth", "model.ckpt", "pytorch_model.pt")
-TASKS = {"gan": "unconditional-image-generation", "autoencoder": "image-to-image"}
+
+# The Hub's names: letters, digits, '-', '_', '.'; no '--' or '..'; '-' and '.' neither start nor end one.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+REPO_ID_RE = re.compile(rf"(?:{_NAME}/)?{_NAME}")
+COMMIT_RE = re.compile(r"[0-9a-f]{40}")
+SHA_PREFIX_RE = re.compile(r"[0-9a-f]{7,40}")
+ETAG_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a git blob id (regular file) or a sha256 (LFS file)
+REF_RE = re.compile(r"[A-Za-z0-9._/-]{1,128}")
+
+# Bounds on what a download may cost. Module constants so that tests (and the brave) can tighten them.
+REQUEST_TIMEOUT_S = 10.0  # connect, and each read: a server that says nothing for this long is timed out
+DEADLINE_BASE_S = 60.0  # a download's overall deadline is this plus its size at MIN_RATE bytes per second
+MIN_RATE = 256 * 1024
+MAX_CONFIG_BYTES = 1_000_000  # the same bound as zoo._serialization.MAX_CONFIG_BYTES
+MAX_WEIGHTS_BYTES = 16 * 1024**3
+MAX_LISTING_BYTES = 8 * 1024 * 1024
+MAX_REDIRECTS = 5
+FILE_LIMITS = {CONFIG_FILE: MAX_CONFIG_BYTES, WEIGHTS_FILE: MAX_WEIGHTS_BYTES}
 
 
-class _MissingFileError(HubNotFoundError):
+class MissingFileError(HubNotFoundError):
     """The repository and revision exist, but the file does not."""
 
 
-@dataclass(frozen=True)
-class HubFiles:
-    """A zoo model's files in the local Hub cache, at the commit ``revision`` that ``requested`` resolved to."""
+# -- names -----------------------------------------------------------------------------------------------
 
-    repo_id: str
-    revision: str
-    requested: str
-    config: Path
-    weights: Path
 
-    @property
-    def source(self) -> dict[str, str]:
-        """What a loaded model's ``zoo_source`` attribute records."""
-        return {"repo_id": self.repo_id, "revision": self.revision, "requested_revision": self.requested}
+def valid_revision(revision: str) -> bool:
+    """A branch or tag name git allows, ``refs/pr/N``, or a (prefix of a) commit sha: safe as a file name."""
+    if SHA_PREFIX_RE.fullmatch(revision) or re.fullmatch(r"refs/pr/[0-9]{1,9}", revision):
+        return True
+    if not REF_RE.fullmatch(revision):
+        return False
+    parts = revision.split("/")
+    return not any(p in ("", ".", "..") or p.startswith(".") or p.endswith(".lock") for p in parts) and (
+        ".." not in revision and not revision.endswith(".")
+    )
+
+
+def check_repo_id(repo_id: str, *, what: str = "Hub repository") -> str:
+    if not isinstance(repo_id, str) or not REPO_ID_RE.fullmatch(repo_id) or "--" in repo_id or ".." in repo_id:
+        raise ConfigError(
+            f"{shown(repo_id)!r} is not a {what}: expected org/name (letters, digits, '-', '_', '.'; no '--' or "
+            "'..'), e.g. alice/dense-gan-mnist"
+        )
+    return repo_id
+
+
+def check_revision(revision: str, *, what: str = "revision") -> str:
+    if not isinstance(revision, str) or not valid_revision(revision):
+        raise ConfigError(
+            f"{shown(revision)!r} is not a valid {what}: use a branch or tag name (letters, digits, '-', '_', '.', "
+            "'/', no '..') or a commit sha"
+        )
+    return revision
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
-    """``org/repo[@revision]`` -> (repo_id, revision); the revision defaults to ``main``."""
+    """``org/repo[@revision]`` -> (repo_id, revision), both validated; the revision defaults to ``main``."""
     repo_id, sep, revision = spec.partition("@")
-    if not REPO_ID_RE.match(repo_id) or ".." in repo_id or "--" in repo_id or (sep and not revision.strip()):
+    try:
+        check_repo_id(repo_id)
+        if sep:
+            check_revision(revision)
+    except ConfigError:
         raise ConfigError(
-            f"{spec!r} is not a Hub repository: expected org/name[@revision] (letters, digits, '-', '_', '.'), "
-            "e.g. hf-hub:alice/dense-gan-mnist@main"
-        )
+            f"{shown(spec)!r} is not a Hub repository: expected org/name[@revision] (letters, digits, '-', '_', "
+            "'.'), e.g. hf-hub:alice/dense-gan-mnist@main"
+        ) from None
     return repo_id, revision or DEFAULT_REVISION
+
+
+# -- HTTP ------------------------------------------------------------------------------------------------
 
 
 def _endpoint(endpoint: str | None) -> str:
@@ -100,8 +157,15 @@ def _has_token(token: str | bool | None) -> bool:
     return get_token() is not None
 
 
+def _httpx() -> Any:
+    """The HTTP library huggingface_hub's session belongs to (httpx2 in 2.x, httpx in 1.x)."""
+    for name in ("httpx2", "httpx"):
+        with contextlib.suppress(ImportError):
+            return importlib.import_module(name)
+    raise ImportError("huggingface_hub's HTTP library (httpx2 or httpx) is not installed")
+
+
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    # huggingface_hub 1.x/2.x talk through httpx (2.x: its fork httpx2); a refused connection surfaces raw.
     errors: list[type[BaseException]] = []
     for module in ("httpx2", "httpx"):
         with contextlib.suppress(ImportError):
@@ -109,390 +173,520 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-@contextlib.contextmanager
-def _translate(repo_id: str, revision: str | None, *, token: str | bool | None, endpoint: str | None,
-               write: bool = False) -> Iterator[None]:
-    """Map huggingface_hub's exceptions to zoo's, saying what went wrong and what to do. Never shows a token."""
-    from huggingface_hub import constants
-    from huggingface_hub import errors as hf
+@dataclass
+class _Where:
+    """What a request concerns, for messages: the repository, the revision and the server."""
 
-    where = _endpoint(endpoint)
-    access = "write" if write else "read"
-    at = f"@{revision}" if revision else ""
-    token_fix = f"pass token= (zoo CLI: HF_TOKEN or --token-file) with {access} access to {repo_id}"
+    repo_id: str
+    revision: str | None
+    endpoint: str
+    token: str | bool | None
+    write: bool = False
+
+    @property
+    def at(self) -> str:
+        return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
+
+    @property
+    def token_fix(self) -> str:
+        access = "write" if self.write else "read"
+        return f"pass token= (zoo CLI: HF_TOKEN or --token-file) with {access} access to {self.repo_id}"
+
+
+def _status_error(status: int, headers: Any, where: _Where) -> HubError:
+    """The zoo error for an HTTP error status: which it was, and what to do."""
+    fields: dict[str, Any] = {"repo_id": where.repo_id, "status": status}
+    code = headers.get("X-Error-Code")
+    server = where.endpoint
+    access = "write" if where.write else "read"
+    if code == "RevisionNotFound":
+        return HubNotFoundError(
+            f"{where.repo_id} at {server} has no revision {shown(where.revision)!r}; use an existing branch, tag or "
+            f"commit sha (hf-hub:{where.repo_id} loads the default branch)", **fields)
+    if code == "EntryNotFound":
+        return MissingFileError(f"{where.at} at {server} has no such file (HTTP 404)", **fields)
+    if code == "GatedRepo":
+        return HubAuthError(f"{where.repo_id} at {server} is gated (HTTP {status}): accept its conditions on the "
+                            f"repository page, then {where.token_fix}", **fields)
+    if code == "RepoNotFound" or (status == 404 and code is None and not where.revision):
+        who = "the token given cannot see it" if _has_token(where.token) else "no token was given"
+        return HubNotFoundError(
+            f"repository {where.repo_id} was not found at {server} (HTTP 404): check the name; if it is private, "
+            f"{who}: {where.token_fix}", **fields)
+    if status == 401 and _has_token(where.token):
+        return HubAuthError(
+            f"the Hub at {server} refused the token for {where.repo_id} (HTTP 401): check it, or pass another with "
+            f"token= (zoo CLI: HF_TOKEN or --token-file); for a {'push' if where.write else 'private repo'} the "
+            f"token needs {access} access", **fields)
+    if status == 401:
+        return HubAuthError(f"the Hub at {server} needs a token for {where.repo_id} (HTTP 401): {where.token_fix}",
+                            **fields)
+    if status == 403:
+        return HubAuthError(f"the Hub at {server} denied {access} access to {where.repo_id} (HTTP 403): "
+                            f"{where.token_fix}", **fields)
+    if status == 404:
+        return HubNotFoundError(f"{where.at} was not found at {server} (HTTP 404)", **fields)
+    if status >= 500:
+        return HubServerError(f"the Hub at {server} answered HTTP {status} (a server error) for {where.at}; "
+                              "retry later", **fields)
+    message = headers.get("X-Error-Message")
+    detail = f": {shown(message)}" if message else ""
+    return HubError(f"the Hub at {server} answered HTTP {status} for {where.at}{detail}", **fields)
+
+
+@contextlib.contextmanager
+def _transport(where: _Where, url: str) -> Iterator[None]:
+    """Map connection failures and timeouts to zoo errors that say which."""
+    httpx = _httpx()
     try:
         yield
-    except hf.LocalEntryNotFoundError:
-        reason = ("HF_HUB_OFFLINE is set" if constants.is_offline_mode() else
-                  f"the Hub at {where} could not be reached")
-        raise HubError(
-            f"{repo_id}{at} is not in the local Hugging Face cache and {reason}; connect and retry "
-            "(unset HF_HUB_OFFLINE), or load a revision that was downloaded before"
-        ) from None
-    except hf.OfflineModeIsEnabled:
-        raise HubError(f"cannot reach {repo_id} at {where}: HF_HUB_OFFLINE is set; unset it to talk to the Hub"
-                       ) from None
-    except hf.RevisionNotFoundError:
-        raise HubNotFoundError(
-            f"{repo_id} at {where} has no revision {revision!r}; use an existing branch, tag or commit sha "
-            f"(hf-hub:{repo_id} loads the default branch)"
-        ) from None
-    except hf.GatedRepoError:
-        raise HubAuthError(
-            f"{repo_id} at {where} is gated: accept its conditions on the repository page, then {token_fix}"
-        ) from None
-    except hf.RepositoryNotFoundError:
-        who = ("the token given cannot see it" if _has_token(token) else "no token was given")
-        raise HubNotFoundError(
-            f"repository {repo_id} was not found at {where}: check the name; if it is private, {who}: {token_fix}"
-        ) from None
-    except hf.HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status == 401 and _has_token(token):
-            raise HubAuthError(
-                f"the Hub at {where} refused the token for {repo_id}: check it, or pass another with token= "
-                f"(zoo CLI: HF_TOKEN or --token-file); for a {'push' if write else 'private repo'} the token "
-                f"needs {access} access"
-            ) from None
-        if status == 401:
-            raise HubAuthError(f"the Hub at {where} needs a token for {repo_id}: {token_fix}") from None
-        if status == 403:
-            raise HubAuthError(
-                f"the Hub at {where} denied {access} access to {repo_id}: {token_fix}"
-            ) from None
-        if status == 404:
-            raise HubNotFoundError(f"{repo_id}{at} was not found at {where} (HTTP 404)") from None
-        raise HubError(f"the Hub at {where} answered HTTP {status} for {repo_id}{at}; retry later") from None
+    except httpx.TimeoutException:
+        raise HubTimeoutError(
+            f"the Hub at {where.endpoint} did not answer within {REQUEST_TIMEOUT_S:g} s for {where.at}; retry "
+            "later, or check HF_ENDPOINT and any proxy settings", repo_id=where.repo_id) from None
     except _transport_errors() as exc:
-        raise HubError(
-            f"could not reach the Hub at {where} for {repo_id} ({type(exc).__name__}); check the connection, "
-            "HF_ENDPOINT and any proxy settings"
-        ) from None
+        raise _Unreachable(
+            f"could not reach the Hub at {where.endpoint} for {where.repo_id} ({type(exc).__name__}); check the "
+            "connection, HF_ENDPOINT and any proxy settings", repo_id=where.repo_id) from None
 
 
-# -- pull ------------------------------------------------------------------------------------------------
+class _Unreachable(HubError):
+    """No answer at all: nothing listens, DNS fails, the connection is refused (a cached copy may be used)."""
 
 
-def download_file(repo_id: str, filename: str, *, revision: str, token: str | bool | None = None,
-                  cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Path:
-    """One file of ``repo_id`` at ``revision``, through the Hugging Face cache (no request when pinned + cached)."""
-    from huggingface_hub import errors as hf
-    from huggingface_hub import hf_hub_download
+def _headers(token: str | bool | None) -> dict[str, str]:
+    from huggingface_hub.utils import build_hf_headers
 
     import zoo
 
-    with _translate(repo_id, revision, token=token, endpoint=endpoint):
-        try:
-            path = hf_hub_download(repo_id, filename, revision=revision, token=token,
-                                   cache_dir=None if cache_dir is None else Path(cache_dir),
-                                   endpoint=endpoint, library_name=LIBRARY_NAME, library_version=zoo.__version__)
-        except hf.RemoteEntryNotFoundError:
-            raise _MissingFileError(f"{repo_id}@{revision} has no file {filename!r}") from None
-    return Path(path)
+    headers: dict[str, str] = build_hf_headers(token=token, library_name=LIBRARY_NAME,
+                                               library_version=zoo.__version__)
+    return headers
 
 
-def fetch(spec: str, *, token: str | bool | None = None, cache_dir: str | os.PathLike[str] | None = None,
-          endpoint: str | None = None) -> HubFiles:
-    """Download ``config.json`` and ``model.safetensors`` of ``org/repo[@revision]``, both from one commit.
+def _same_origin(a: str, b: str) -> bool:
+    x, y = urlsplit(a), urlsplit(b)
+    return (x.scheme, x.netloc) == (y.scheme, y.netloc)
 
-    ``config.json`` is fetched at the requested revision (one metadata request when cached, none at a cached
-    commit sha) and its envelope checked; the weights are then fetched at the commit that resolved to, so
-    they always match.
+
+@contextlib.contextmanager
+def _open(method: str, url: str, where: _Where, headers: dict[str, str]) -> Iterator[tuple[Any, Any]]:
+    """Send ``method url``, following at most MAX_REDIRECTS redirects by hand (auth only to the Hub's origin).
+
+    Yields ``(meta, final)``: the last answer from the Hub's own origin (its headers name the commit, ETag and
+    size; a CDN's do not) and the final response, whose body is not read yet. Error statuses raise zoo errors.
+    A HEAD stops at a redirect that already names the commit (the Hub's pin of a branch, or its hop to a CDN).
     """
-    from zoo._serialization import read_config_document
+    from huggingface_hub.utils import get_session
 
-    repo_id, requested, revision, config = _fetch_config(spec, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    read_config_document(config)  # refuse a malformed document before downloading the weights
-    weights = _fetch_weights(repo_id, revision, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    return HubFiles(repo_id=repo_id, revision=revision, requested=requested, config=config, weights=weights)
+    session = get_session()
+    meta: Any = None
+    seen = {url}
+    with contextlib.ExitStack() as stack:
+        for _ in range(MAX_REDIRECTS + 1):
+            hub_origin = _same_origin(url, where.endpoint)
+            send = headers if hub_origin else {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            with _transport(where, url):
+                response = stack.enter_context(session.stream(method, url, headers=send, timeout=REQUEST_TIMEOUT_S,
+                                                              follow_redirects=False))
+            if hub_origin or meta is None:
+                meta = response
+            status = response.status_code
+            if status >= 400:
+                raise _status_error(status, response.headers, where)
+            if status in (301, 302, 303, 307, 308) and "Location" in response.headers:
+                if method == "HEAD" and response.headers.get("X-Repo-Commit"):
+                    yield response, response
+                    return
+                url = urljoin(url, response.headers["Location"])
+                if url in seen:
+                    raise HubRedirectError(f"the Hub at {where.endpoint} redirected {where.at} in a loop (back to "
+                                           f"{shown(url)}); report it to the server's operators",
+                                           repo_id=where.repo_id, status=status)
+                seen.add(url)
+                continue
+            yield meta, response
+            return
+        raise HubRedirectError(f"the Hub at {where.endpoint} redirected {where.at} more than {MAX_REDIRECTS} "
+                               "times; report it to the server's operators", repo_id=where.repo_id)
 
 
-def _fetch_config(spec: str, *, token: str | bool | None, cache_dir: str | os.PathLike[str] | None,
-                  endpoint: str | None) -> tuple[str, str, str, Path]:
-    """(repo_id, requested revision, resolved commit sha, path of config.json)."""
+def _get_json(url: str, where: _Where, token: str | bool | None) -> Any:
+    """A bounded JSON answer (listings), with the request timeout and an overall deadline."""
+    deadline = time.monotonic() + DEADLINE_BASE_S
+    with _open("GET", url, where, _headers(token)) as (_, response):
+        body = bytearray()
+        with _transport(where, url):
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_LISTING_BYTES:
+                    raise HubProtocolError(f"the Hub at {where.endpoint} sent more than {MAX_LISTING_BYTES:,} "
+                                           f"bytes listing {where.at}; refusing it", repo_id=where.repo_id)
+                _check_deadline(deadline, where, "the file listing")
+    try:
+        return json.loads(bytes(body))
+    except ValueError:
+        raise HubProtocolError(f"the Hub at {where.endpoint} sent a listing of {where.at} that is not JSON",
+                               repo_id=where.repo_id) from None
+
+
+def _check_deadline(deadline: float, where: _Where, what: str) -> None:
+    if time.monotonic() > deadline:
+        raise HubTimeoutError(
+            f"downloading {what} of {where.at} from {where.endpoint} ran past its deadline (the server is too slow "
+            "or trickles); retry later", repo_id=where.repo_id)
+
+
+# -- the cache (huggingface_hub's layout) ---------------------------------------------------------------
+
+
+def _storage(repo_id: str, cache_dir: str | os.PathLike[str] | None) -> Path:
+    from huggingface_hub import constants
+
+    root = Path(cache_dir) if cache_dir is not None else Path(constants.HF_HUB_CACHE)
+    return root / f"models--{repo_id.replace('/', '--')}"
+
+
+def _cached_commit(storage: Path, revision: str) -> str | None:
+    if COMMIT_RE.fullmatch(revision):
+        return revision
+    try:
+        commit = (storage / "refs" / revision).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return commit if COMMIT_RE.fullmatch(commit) else None
+
+
+def _inside(path: Path, root: Path) -> Path:
+    """``path``, after checking that it cannot leave ``root`` (the names are validated; this is the backstop)."""
+    if not os.path.abspath(path).startswith(os.path.abspath(root) + os.sep):
+        raise HubProtocolError(f"refusing to write {path}: it would leave the cache folder {root}")
+    return path
+
+
+def _link(blob: Path, pointer: Path) -> None:
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    temporary = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.symlink_to(os.path.relpath(blob, pointer.parent))
+    except OSError:  # no symlinks (some Windows setups): a copy, as huggingface_hub does
+        shutil.copyfile(blob, temporary)
+    os.replace(temporary, pointer)
+
+
+# -- download ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """One downloaded file: its path in the cache and the commit it belongs to."""
+
+    path: Path
+    commit: str
+
+
+def download_file(repo_id: str, filename: str, *, revision: str, token: str | bool | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None,
+                  max_bytes: int | None = None) -> HubFile:
+    """One file of ``repo_id`` at ``revision`` through the Hugging Face cache, verified against its content hash.
+
+    At a commit sha already cached: no request. At a branch or tag: one ``HEAD`` to learn its commit, then a
+    ``GET`` at that commit unless the file is cached. Offline (``HF_HUB_OFFLINE``): the cache only. When the
+    Hub cannot be reached at all, the commit a branch last resolved to is used from the cache; any answer from the
+    Hub (401, 403, 404, 5xx) is reported, never papered over with a cached copy.
+    """
+    from huggingface_hub import constants
+
+    check_repo_id(repo_id)
+    check_revision(revision)
+    if not all(part and part not in (".", "..") for part in filename.split("/")):
+        raise ConfigError(f"{shown(filename)!r} is not a file name inside a repository")
+    where = _Where(repo_id, revision, _endpoint(endpoint), token)
+    limit = max_bytes if max_bytes is not None else FILE_LIMITS.get(filename, MAX_WEIGHTS_BYTES)
+    storage = _storage(repo_id, cache_dir)
+    commit = revision if COMMIT_RE.fullmatch(revision) else None
+    if commit is not None and (storage / "snapshots" / commit / filename).is_file():
+        return HubFile(storage / "snapshots" / commit / filename, commit)
+    if constants.is_offline_mode():
+        cached = _cached_commit(storage, revision)
+        if cached is not None and (storage / "snapshots" / cached / filename).is_file():
+            return HubFile(storage / "snapshots" / cached / filename, cached)
+        raise HubError(f"{where.at} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; connect and "
+                       "retry (unset HF_HUB_OFFLINE), or load a revision that was downloaded before",
+                       repo_id=repo_id)
+    headers = _headers(token)
+    if commit is None:
+        url = f"{where.endpoint}/{repo_id}/resolve/{quote(revision, safe='')}/{quote(filename)}"
+        try:
+            with _open("HEAD", url, where, headers) as (meta, _):
+                commit = _commit_header(meta, where)
+        except _Unreachable as exc:
+            cached = _cached_commit(storage, revision)
+            if cached is not None and (storage / "snapshots" / cached / filename).is_file():
+                logger.warning("%s; using the cached commit %s of %s", exc, cached, where.at)
+                return HubFile(storage / "snapshots" / cached / filename, cached)
+            raise HubError(f"{where.at} is not in the local Hugging Face cache and the Hub at {where.endpoint} "
+                           "could not be reached; connect and retry (check HF_ENDPOINT and any proxy settings)",
+                           repo_id=repo_id) from None
+        if commit != revision:
+            ref = _inside(storage / "refs" / revision, storage)
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_destination(ref) as temporary:
+                temporary.write_text(commit, encoding="ascii")
+    pointer = _inside(storage / "snapshots" / commit / filename, storage)
+    if pointer.is_file():
+        return HubFile(pointer, commit)
+    url = f"{where.endpoint}/{repo_id}/resolve/{commit}/{quote(filename)}"
+    try:
+        _fetch_blob(url, where, headers, storage, pointer, commit=commit, limit=limit, filename=filename)
+    except _Unreachable as exc:
+        raise HubError(f"{where.at} is not in the local Hugging Face cache and the Hub at {where.endpoint} could "
+                       f"not be reached ({exc})", repo_id=repo_id) from None
+    return HubFile(pointer, commit)
+
+
+def _commit_header(response: Any, where: _Where) -> str:
+    commit = response.headers.get("X-Repo-Commit", "")
+    if not COMMIT_RE.fullmatch(commit):
+        raise HubProtocolError(
+            f"the Hub at {where.endpoint} named commit {shown(commit, 80)!r} for {where.at}, which is not a 40-hex "
+            "commit id; refusing to use it", repo_id=where.repo_id)
+    return str(commit)
+
+
+def _fetch_blob(url: str, where: _Where, headers: dict[str, str], storage: Path, pointer: Path, *, commit: str,
+                limit: int, filename: str) -> None:
+    with _open("GET", url, where, headers) as (meta, response):
+        if meta.headers.get("X-Repo-Commit") not in (None, commit):
+            raise HubProtocolError(f"the Hub at {where.endpoint} answered {where.at} with another commit "
+                                   f"({shown(meta.headers['X-Repo-Commit'], 80)!r}, asked for {commit})",
+                                   repo_id=where.repo_id)
+        etag = (meta.headers.get("X-Linked-Etag") or meta.headers.get("ETag") or "").removeprefix("W/").strip('"')
+        if not ETAG_RE.fullmatch(etag):
+            raise HubProtocolError(
+                f"the Hub at {where.endpoint} sent ETag {shown(etag, 80)!r} for {filename} of {where.at}, which is "
+                "not a content hash (a git blob id or a sha256); refusing to use it", repo_id=where.repo_id)
+        announced = meta.headers.get("X-Linked-Size") or response.headers.get("Content-Length")
+        if announced is None or not str(announced).isdigit():
+            raise HubProtocolError(f"the Hub at {where.endpoint} did not announce the size of {filename} of "
+                                   f"{where.at}; refusing an unbounded download", repo_id=where.repo_id)
+        size = int(announced)
+        if size > limit:
+            raise HubProtocolError(
+                f"{filename} of {where.at} is announced as {size:,} bytes, more than the {limit:,} bytes zoo "
+                "accepts for it; refusing to download it", repo_id=where.repo_id)
+        blob = _inside(storage / "blobs" / etag, storage)
+        if blob.is_file() and blob.stat().st_size == size:
+            _link(blob, pointer)
+            return
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + DEADLINE_BASE_S + size / MIN_RATE
+        sha256 = hashlib.sha256()
+        git = hashlib.sha1(b"blob %d\0" % size)
+        received = 0
+        fd, name = tempfile.mkstemp(dir=blob.parent, prefix=f".{etag[:16]}.", suffix=".incomplete")
+        temporary = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out, _transport(where, url):
+                for chunk in response.iter_bytes():
+                    received += len(chunk)
+                    if received > size:
+                        raise HubProtocolError(f"the Hub at {where.endpoint} sent more than the announced {size:,} "
+                                               f"bytes of {filename} of {where.at}", repo_id=where.repo_id)
+                    out.write(chunk)
+                    sha256.update(chunk)
+                    git.update(chunk)
+                    _check_deadline(deadline, where, filename)
+            if received != size:
+                raise HubProtocolError(f"the Hub at {where.endpoint} sent {received:,} of the announced {size:,} bytes "
+                                       f"of {filename} of {where.at}; retry", repo_id=where.repo_id)
+            actual = sha256.hexdigest() if len(etag) == 64 else git.hexdigest()
+            if actual != etag:
+                kind = "sha256 the Hub lists for its LFS object" if len(etag) == 64 else "git blob id the Hub lists"
+                raise ChecksumError(
+                    f"{filename} of {where.at} from {where.endpoint} does not match the {kind} ({etag}, got "
+                    f"{actual}): the download is corrupt or was tampered with; nothing was kept",
+                    repo_id=where.repo_id)
+            os.replace(temporary, blob)
+        finally:
+            temporary.unlink(missing_ok=True)
+    _link(blob, pointer)
+
+
+def list_files(repo_id: str, revision: str, *, token: str | bool | None = None,
+               endpoint: str | None = None) -> list[str]:
+    """The file paths of ``repo_id`` at ``revision`` (one bounded, timed request)."""
+    check_repo_id(repo_id)
+    check_revision(revision)
+    where = _Where(repo_id, revision, _endpoint(endpoint), token)
+    url = f"{where.endpoint}/api/models/{repo_id}/tree/{quote(revision, safe='')}?recursive=true"
+    items = _get_json(url, where, token)
+    if not isinstance(items, list):
+        raise HubProtocolError(f"the Hub at {where.endpoint} sent a listing of {where.at} that is not a list",
+                               repo_id=repo_id)
+    return [str(i["path"]) for i in items if isinstance(i, dict) and i.get("type") == "file" and "path" in i]
+
+
+@dataclass(frozen=True)
+class HubFiles:
+    """A zoo model's two files in the local Hub cache, at the commit ``revision`` that ``requested`` resolved to."""
+
+    repo_id: str
+    revision: str
+    requested: str
+    config: Path
+    weights: Path | None = None
+
+    @property
+    def source(self) -> dict[str, str]:
+        """What a loaded model's ``zoo_source`` attribute records."""
+        return {"repo_id": self.repo_id, "revision": self.revision, "requested_revision": self.requested}
+
+
+def fetch_config(spec: str, *, token: str | bool | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                 endpoint: str | None = None) -> HubFiles:
+    """``config.json`` of ``org/repo[@revision]`` (weights not yet fetched): the first half of a load."""
     repo_id, requested = parse_spec(spec)
     try:
         config = download_file(repo_id, CONFIG_FILE, revision=requested, token=token, cache_dir=cache_dir,
                                endpoint=endpoint)
-    except _MissingFileError:
+    except MissingFileError:
         _refuse_pickle(repo_id, requested, token=token, endpoint=endpoint)
         raise HubNotFoundError(
             f"{repo_id}@{requested} has no {CONFIG_FILE}, so it is not a zoo model; zoo repos hold {CONFIG_FILE} "
-            f"and {WEIGHTS_FILE}, as written by `zoo push`"
-        ) from None
-    # hf_hub_download returns <cache>/models--org--repo/snapshots/<commit>/config.json.
-    revision = config.parent.name
-    if not COMMIT_RE.match(revision):
-        raise HubError(f"unexpected Hugging Face cache layout at {config}; cannot tell which commit it is")
-    return repo_id, requested, revision, config
+            f"and {WEIGHTS_FILE}, as written by `zoo push`", repo_id=repo_id) from None
+    return HubFiles(repo_id=repo_id, revision=config.commit, requested=requested, config=config.path)
 
 
-def _fetch_weights(repo_id: str, revision: str, *, token: str | bool | None,
-                   cache_dir: str | os.PathLike[str] | None, endpoint: str | None) -> Path:
+def fetch_weights(files: HubFiles, *, token: str | bool | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> HubFiles:
+    """The weights at the very commit the config came from, so the two always match."""
     try:
-        return download_file(repo_id, WEIGHTS_FILE, revision=revision, token=token, cache_dir=cache_dir,
-                             endpoint=endpoint)
-    except _MissingFileError:
-        _refuse_pickle(repo_id, revision, token=token, endpoint=endpoint)
-        raise HubNotFoundError(f"{repo_id}@{revision} has no {WEIGHTS_FILE}; push one with `zoo push`") from None
+        weights = download_file(files.repo_id, WEIGHTS_FILE, revision=files.revision, token=token,
+                                cache_dir=cache_dir, endpoint=endpoint)
+    except MissingFileError:
+        _refuse_pickle(files.repo_id, files.revision, token=token, endpoint=endpoint)
+        raise HubNotFoundError(f"{files.repo_id}@{files.revision} has no {WEIGHTS_FILE}; push one with `zoo push`",
+                               repo_id=files.repo_id) from None
+    return HubFiles(repo_id=files.repo_id, revision=files.revision, requested=files.requested, config=files.config,
+                    weights=weights.path)
 
 
 def _refuse_pickle(repo_id: str, revision: str, *, token: str | bool | None, endpoint: str | None) -> None:
     """Raise UnsafeWeightsError when the repo offers pickle weights instead of safetensors."""
-    from huggingface_hub import HfApi
-
-    with _translate(repo_id, revision, token=token, endpoint=endpoint):
-        names = HfApi(endpoint=endpoint, token=token).list_repo_files(repo_id, revision=revision)
-    pickles = sorted(n for n in names if n.rsplit("/", 1)[-1] in PICKLE_NAMES)
+    names = list_files(repo_id, revision, token=token, endpoint=endpoint)
+    pickles = sorted(shown(n) for n in names if n.rsplit("/", 1)[-1] in PICKLE_NAMES)
     if pickles:
         raise UnsafeWeightsError(
             f"{repo_id}@{revision} holds only pickle weights ({', '.join(pickles)}); zoo never loads pickle, "
-            f"which can run arbitrary code. Ask the owner to publish {WEIGHTS_FILE} (safetensors)"
-        )
+            f"which can run arbitrary code. Ask the owner to publish {WEIGHTS_FILE} (safetensors)", repo_id=repo_id)
 
 
-def load_from_hub(spec: str, *, token: str | bool | None = None, cache_dir: str | os.PathLike[str] | None = None,
-                  endpoint: str | None = None) -> nn.Module:
-    """Load ``org/repo[@revision]`` in eval mode (what ``zoo.load("hf-hub:org/repo@rev")`` calls).
-
-    The model's ``zoo_source`` attribute is ``{"repo_id", "revision" (the 40-hex commit sha loaded),
-    "requested_revision"}``. A second load at a commit sha makes no HTTP request; at a branch, one metadata
-    request for ``config.json``.
-    """
-    from zoo._serialization import build_from_document, load_weights, read_config_document
-
-    repo_id, requested, revision, config = _fetch_config(spec, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    # The whole config is validated, and the model built, before the weights are downloaded.
-    model = build_from_document(read_config_document(config), where=f"hf-hub:{repo_id}@{revision}")
-    weights = _fetch_weights(repo_id, revision, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    load_weights(model, weights)
-    files = HubFiles(repo_id=repo_id, revision=revision, requested=requested, config=config, weights=weights)
-    model.zoo_source = files.source  # type: ignore[assignment]  # nn.Module's __setattr__ is typed for tensors
-    return model.eval()
-
-
-def pull(spec: str, *, out: str | os.PathLike[str] | None = None, token: str | bool | None = None,
-         cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Path:
-    """Download ``org/repo[@revision]``'s ``config.json`` and ``model.safetensors``; return their directory.
-
-    Without ``out`` that is the Hugging Face cache's snapshot directory of the resolved commit. With ``out``
-    both files are copied there (created if needed) once both downloads have succeeded, so a failed pull
-    leaves nothing behind. ``zoo.load()`` reads the directory.
-    """
-    return pull_files(spec, out=out, token=token, cache_dir=cache_dir, endpoint=endpoint)[0]
-
-
-def pull_files(spec: str, *, out: str | os.PathLike[str] | None = None, token: str | bool | None = None,
-               cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None
-               ) -> tuple[Path, HubFiles]:
-    files = fetch(spec, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    _check_safetensors(files.weights)
-    if out is None:
-        return files.config.parent, files
+def copy_files(files: HubFiles, out: str | os.PathLike[str]) -> Path:
+    """Copy the two files into ``out`` (created if needed), each atomically."""
     target = Path(out)
     if target.exists() and not target.is_dir():
-        raise ConfigError(f"--out {target} is a file; give a directory")
+        raise ConfigError(f"--out {target} is a file; give a directory", path=target)
+    assert files.weights is not None
     target.mkdir(parents=True, exist_ok=True)
     for name, source in ((CONFIG_FILE, files.config), (WEIGHTS_FILE, files.weights)):
         with atomic_destination(target / name) as temporary:
             shutil.copyfile(source, temporary)
-    return target, files
+    return target
 
 
-def _check_safetensors(path: Path) -> None:
+def check_safetensors(path: Path) -> None:
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as fh:
             fh.keys()
     except (SafetensorError, OSError, ValueError) as exc:
-        raise LoadError(f"{path} is not a readable safetensors file ({exc}); delete it and pull again") from None
+        raise LoadError(f"{path} is not a readable safetensors file ({shown(exc)}); delete it and pull again",
+                        path=path) from None
 
 
-# -- push ------------------------------------------------------------------------------------------------
+# -- push --------------------------------------------------------------------------------------------------
 
 
-def push(model_or_run_dir: nn.Module | str | os.PathLike[str], repo_id: str, *, token: str | bool | None = None,
-         private: bool | None = None, branch: str | None = None, commit_message: str | None = None,
-         license: str = DEFAULT_LICENSE, endpoint: str | None = None) -> CommitInfo:
-    """Publish a zoo model (or a run directory written by ``zoo train``) to the Hub in one commit.
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did: the commit now at the head of ``branch``, and whether this push made it."""
 
-    Creates ``repo_id`` if needed (``private`` applies only then), then uploads ``config.json``,
-    ``model.safetensors``, a ``README.md`` model card and the run's ``samples.png`` / ``reconstructions.png``
-    in one ``upload_folder`` commit to ``branch`` (default: the repo's default branch). The card carries
-    ``library_name``, tags (architecture, kind, dataset), ``license`` and, when the run directory has a
-    ``metrics.json``, its metrics as ``model-index``. Returns huggingface_hub's ``CommitInfo`` (``.oid`` is
-    the commit sha to pin with ``hf-hub:org/repo@<sha>``).
-    """
-    from zoo._registry import get_registry
-    from zoo._serialization import load_directory, read_config_document
-    from zoo._serialization import save as save_model
-
-    with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
-        staging = Path(tmp)
-        training: dict[str, Any] = {}
-        metrics: Metrics | None = None
-        if isinstance(model_or_run_dir, str | os.PathLike):
-            run = Path(model_or_run_dir)
-            if not run.is_dir():
-                raise LoadError(f"{run} is not a directory; push a model or a run directory from `zoo train`")
-            load_directory(run)  # push only what loads: valid config, weights that match it
-            for name in (CONFIG_FILE, WEIGHTS_FILE, *IMAGE_FILES):
-                if (run / name).is_file():
-                    shutil.copyfile(run / name, staging / name)
-            training = _training_summary(run)
-            metrics = read_metrics(run)
-            if metrics is not None and metrics.dataset not in get_registry().datasets:
-                # Evaluated on a file: name it by its base name, never by a local path.
-                metrics = metrics.model_copy(update={"dataset": Path(metrics.dataset).name or "custom"})
-        else:
-            save_model(model_or_run_dir, staging)
-        document = read_config_document(staging / CONFIG_FILE)
-        dataset = training.get("data")
-        card = model_card(
-            repo_id=repo_id, document=document, kind=get_registry().model(document["architecture"]).kind,
-            dataset=dataset if isinstance(dataset, str) else None, metrics=metrics, license=license,
-            images=[n for n in IMAGE_FILES if (staging / n).is_file()], training=training,
-        )
-        card.save(staging / "README.md")
-        return _upload(staging, repo_id, token=token, private=private, branch=branch, endpoint=endpoint,
-                       commit_message=commit_message or f"Upload {document['architecture']} with zoo")
+    repo_id: str
+    oid: str
+    commit_url: str
+    branch: str
+    changed: bool
+    tag: str | None = None
+    created_branch: bool = False
 
 
-def publish_entry(name: str, repo_id: str, *, token: str | bool | None = None, private: bool | None = None,
-                  branch: str | None = None, commit_message: str | None = None, license: str = DEFAULT_LICENSE,
-                  endpoint: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> CommitInfo:
-    """Push the registry entry ``name`` (its verified files and a card from its record) in one commit."""
-    from zoo._registry import get_registry
-    from zoo._serialization import read_config_document
-    from zoo._weights import entry_file, load_entry
-
-    registry = get_registry()
-    entry = registry.weights_entry(name)
-    if not isinstance(entry, WeightsEntry):
-        raise LoadError(f"pretrained entry {name!r} is not a zoo.WeightsEntry")
-    # A plugin entry's files come from the same endpoint they are published to.
-    load_entry(entry, token=token, cache_dir=cache_dir, endpoint=endpoint)  # verifies every sha256, and that it loads
-    with tempfile.TemporaryDirectory(prefix="zoo-publish-") as tmp:
-        staging = Path(tmp)
-        for file in entry.files:
-            path = entry_file(entry, file, token=token, cache_dir=cache_dir, endpoint=endpoint)
-            shutil.copyfile(path, staging / file)
-        document = read_config_document(staging / CONFIG_FILE)
-        training = {"command": entry.command, "seed": entry.seed, "data": entry.dataset, "split": entry.split}
-        card = model_card(
-            repo_id=repo_id, document=document, kind=registry.model(entry.architecture).kind, dataset=entry.dataset,
-            metrics=entry.metrics, license=license, images=[n for n in IMAGE_FILES if n in entry.files],
-            training=training, entry=entry,
-        )
-        card.save(staging / "README.md")
-        return _upload(staging, repo_id, token=token, private=private, branch=branch, endpoint=endpoint,
-                       commit_message=commit_message or f"Publish zoo registry entry {name}")
-
-
-def _training_summary(run: Path) -> dict[str, Any]:
-    """The run's training settings for the card, minus anything machine-local (output path, device)."""
-    path = run / "train_config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    summary = {k: v for k, v in data.items() if k not in ("out", "device")}
-    from zoo._registry import get_registry
-
-    # A dataset given as a file path would leak a local path into a public card: keep registered names only.
-    if summary.get("data") not in get_registry().datasets:
-        summary.pop("data", None)
-    return summary
-
-
-def _upload(staging: Path, repo_id: str, *, token: str | bool | None, private: bool | None, branch: str | None,
-            endpoint: str | None, commit_message: str) -> CommitInfo:
-    from huggingface_hub import HfApi
+@contextlib.contextmanager
+def _translate(where: _Where) -> Iterator[None]:
+    """Map huggingface_hub's exceptions (raised by HfApi during a push) to zoo's. Never shows a token."""
     from huggingface_hub import errors as hf
 
+    try:
+        yield
+    except hf.HfHubHTTPError as exc:
+        response = exc.response
+        if response is None:
+            raise HubError(f"the Hub at {where.endpoint} failed for {where.at}: {shown(exc)}",
+                           repo_id=where.repo_id) from None
+        raise _status_error(response.status_code, response.headers, where) from None
+    except hf.OfflineModeIsEnabled:
+        raise HubError(f"cannot push to {where.repo_id} at {where.endpoint}: HF_HUB_OFFLINE is set; unset it",
+                       repo_id=where.repo_id) from None
+    except _httpx().TimeoutException:
+        raise HubTimeoutError(f"the Hub at {where.endpoint} timed out during the push to {where.at}; retry",
+                              repo_id=where.repo_id) from None
+    except _transport_errors() as exc:
+        raise HubError(f"could not reach the Hub at {where.endpoint} for {where.repo_id} ({type(exc).__name__}); "
+                       "check the connection, HF_ENDPOINT and any proxy settings", repo_id=where.repo_id) from None
+
+
+def upload_folder(staging: Path, repo_id: str, *, token: str | bool | None, private: bool | None,
+                  branch: str | None, tag: str | None, endpoint: str | None, commit_message: str) -> PushResult:
+    """Upload ``staging`` to ``repo_id`` in one commit on ``branch`` (created from main when new), then ``tag`` it.
+
+    A push that changes nothing makes no commit (``changed`` is False). An existing tag is an error, checked
+    before anything is uploaded.
+    """
+    from huggingface_hub import HfApi
+
     if "@" in repo_id:
-        raise ConfigError(f"push to {repo_id!r}: give the branch with branch= (zoo push --branch), not @")
-    parse_spec(repo_id)
-    api = HfApi(endpoint=endpoint, token=token, library_name=LIBRARY_NAME)
-    with _translate(repo_id, branch, token=token, endpoint=endpoint, write=True):
+        raise ConfigError(f"push to {shown(repo_id)!r}: give the branch with branch= (zoo push --branch), not @")
+    check_repo_id(repo_id)
+    for name, what in ((branch, "branch name"), (tag, "tag name")):
+        if name is not None and (COMMIT_RE.fullmatch(name) or not valid_revision(name) or name.startswith("refs/")):
+            raise ConfigError(f"{shown(name)!r} is not a valid {what}: letters, digits, '-', '_', '.', '/', no '..'")
+    api: HfApi = HfApi(endpoint=endpoint, token=token, library_name=LIBRARY_NAME)
+    where = _Where(repo_id, branch, _endpoint(endpoint), token, write=True)
+    with _translate(where):
         full_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-
-        def upload() -> CommitInfo:
-            # Zoo-managed pictures that this push does not include are deleted, so the card never shows stale ones.
-            info: CommitInfo = api.upload_folder(
-                repo_id=full_id, folder_path=staging, commit_message=commit_message, revision=branch,
-                delete_patterns=[n for n in IMAGE_FILES if not (staging / n).exists()],
-            )
-            return info
-
-        try:
-            info = upload()
-        except hf.RevisionNotFoundError:
-            if branch is None:
-                raise
-            api.create_branch(full_id, branch=branch, exist_ok=True)
-            info = upload()
-    logger.info("pushed %s to %s (commit %s)", ", ".join(sorted(p.name for p in staging.iterdir())), full_id,
-                info.oid)
-    return info
-
-
-# -- model card ------------------------------------------------------------------------------------------
-
-
-def model_card(*, repo_id: str, document: dict[str, Any], kind: str, dataset: str | None, metrics: Metrics | None,
-               license: str, images: list[str], training: dict[str, Any], entry: WeightsEntry | None = None
-               ) -> ModelCard:
-    """The ``README.md`` of a zoo repository: Hub metadata (YAML) and a human-readable body."""
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
-
-    architecture = document["architecture"]
-    task = TASKS.get(kind)
-    tags = [architecture, kind, *([dataset] if dataset else [])]
-    eval_results = None
-    if metrics is not None and task is not None:
-        eval_results = [
-            EvalResult(task_type=task, dataset_type=metrics.dataset, dataset_name=metrics.dataset,
-                       dataset_split=metrics.split, metric_type=name, metric_name=name, metric_value=value)
-            for name, value in metrics.metrics.items()
-        ]
-    data = ModelCardData(
-        library_name=LIBRARY_NAME, license=license, tags=list(dict.fromkeys(tags)), pipeline_tag=task,
-        model_name=repo_id.rsplit("/", 1)[-1] if eval_results else None, eval_results=eval_results,
-    )
-    provider = document.get("provider", {})
-    install = " ".join(dict.fromkeys(["genzoo", provider.get("distribution", "genzoo")]))
-    lines = [
-        f"# {repo_id.rsplit('/', 1)[-1]}",
-        "",
-        f"A `{architecture}` {kind}" + (f" trained on `{dataset}`" if dataset else "") + ", published with "
-        "[zoo](https://pypi.org/project/genzoo/). The repository holds `config.json` (the architecture and its "
-        "validated config) and `model.safetensors` (the weights); loading never runs code from it.",
-        "",
-        "## Usage",
-        "",
-        "```python",
-        f"# pip install {install}",
-        "import zoo",
-        "",
-        f'model = zoo.load("hf-hub:{repo_id}")  # or pin a commit: "hf-hub:{repo_id}@<sha>"',
-        "```",
-        "",
-        f"or from a shell: `zoo pull {repo_id} --out {architecture}`.",
-    ]
-    for image in images:
-        title = "Samples" if image == "samples.png" else "Reconstructions (originals above, reconstructions below)"
-        lines += ["", f"## {title}", "", f"![{image.removesuffix('.png')}]({image})"]
-    if metrics is not None:
-        lines += ["", "## Metrics", "", f"On `{metrics.dataset}` ({metrics.split} split):", "",
-                  "| metric | value |", "|---|---|"]
-        lines += [f"| {name} | {value:.6g} |" for name, value in metrics.metrics.items()]
-    if training:
-        lines += ["", "## Training", "", "```json", json.dumps(training, indent=2), "```"]
-    if entry is not None and entry.note:
-        lines += ["", f"Registry entry `{entry.name}`: {entry.note}"]
-    lines += ["", "## Config", "", "```json", json.dumps(document["config"], indent=2), "```", ""]
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
+        refs = api.list_repo_refs(full_id)
+        branches = {ref.name: ref.target_commit for ref in refs.branches}
+        if tag is not None and tag in {ref.name for ref in refs.tags}:
+            raise HubError(f"{full_id} already has a tag {tag!r}; tags never move: choose another name, or delete "
+                           "it on the Hub first", repo_id=full_id)
+        target = branch or DEFAULT_REVISION
+        created = target not in branches
+        if created:
+            api.create_branch(full_id, branch=target, exist_ok=True)
+            branches[target] = branches.get(DEFAULT_REVISION, "")  # a new branch starts at main's head
+        # Zoo-managed pictures that this push does not include are deleted, so the card never shows stale ones.
+        info = api.upload_folder(
+            repo_id=full_id, folder_path=staging, commit_message=commit_message, revision=target,
+            delete_patterns=[n for n in IMAGE_FILES if not (staging / n).exists()],
+        )
+        changed = info.oid != branches.get(target)
+        if tag is not None:
+            api.create_tag(full_id, tag=tag, revision=info.oid)
+    if changed:
+        logger.info("pushed %s to %s@%s (commit %s)", ", ".join(sorted(p.name for p in staging.iterdir())),
+                    full_id, target, info.oid)
+    else:
+        logger.info("%s@%s already holds these files (commit %s); nothing was pushed", full_id, target, info.oid)
+    return PushResult(repo_id=full_id, oid=info.oid, commit_url=info.commit_url, branch=target, changed=changed,
+                      tag=tag, created_branch=created)

@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from zoo._files import atomic_destination
-from zoo.errors import DataError
+from zoo._files import atomic_destination, check_writable_target
+from zoo.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,8 +27,13 @@ logger = logging.getLogger(__name__)
 
 EVAL_EXTRA = "pip install genzoo[eval]"
 PathLike = str | os.PathLike[str]
+# What Pillow writes for image grids, and what matplotlib writes for plots (by suffix).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+PLOT_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
 
 __all__ = [
+    "check_output_path",
+    "comparison_grid",
     "image_grid",
     "interpolation_strip",
     "reconstruction_grid",
@@ -92,6 +97,25 @@ def reconstruction_grid(originals: Tensor, reconstructions: Tensor, path: PathLi
     blanks = originals.new_zeros((-count % cols, *originals.shape[1:]))
     both = torch.cat([originals.detach().cpu(), blanks.cpu(), reconstructions.detach().cpu()])
     return save_image_grid(both, path, nrow=cols, padding=padding, scale=scale)
+
+
+def comparison_grid(rows: Sequence[Tensor], path: PathLike, *, padding: int = 2, scale: int = 1) -> Path:
+    """Save image sets of one shape as rows: image ``i`` of every set in column ``i`` (e.g. input, output, target).
+
+    Sets of more than 16 images wrap onto several rows each.
+    """
+    if not rows:
+        raise DataError("comparison_grid: no image sets given; expected at least one (N, C, H, W) tensor")
+    for index, images in enumerate(rows):
+        _check_images(images, f"comparison_grid set {index}")
+        if images.shape != rows[0].shape:
+            raise DataError(f"comparison_grid: set {index} has shape {tuple(images.shape)} but set 0 "
+                            f"{tuple(rows[0].shape)}; expected sets of one shape")
+    count = rows[0].shape[0]
+    cols = min(16, count)
+    blanks = rows[0].new_zeros((-count % cols, *rows[0].shape[1:])).cpu()
+    parts = [part for images in rows for part in (images.detach().cpu(), blanks)]
+    return save_image_grid(torch.cat(parts), path, nrow=cols, padding=padding, scale=scale)
 
 
 def interpolation_strip(decoder_fn: Callable[[Tensor], Tensor], z0: Tensor, z1: Tensor, steps: int,
@@ -255,14 +279,31 @@ def _save_figure(figure: Figure, path: PathLike) -> Path:
 def _suffix(path: PathLike) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if not suffix:
-        raise ValueError(f"{path}: give the file a suffix (.png) so that the image format is known")
+        raise ConfigError(f"{path}: give the file a suffix (.png) so that the image format is known")
     return suffix
+
+
+def check_output_path(path: PathLike, *, plot: bool = False, suffixes: Sequence[str] | None = None) -> Path:
+    """``path`` as a Path, or ConfigError when it cannot take a picture: unknown suffix, a folder or a device.
+
+    Call it before long work so that a typo in an output path fails at once, not after training or sampling.
+    """
+    target = Path(path)
+    check_writable_target(target)
+    allowed = tuple(suffixes) if suffixes is not None else PLOT_SUFFIXES if plot else IMAGE_SUFFIXES
+    if target.suffix.lower() not in allowed:
+        found = f"has the suffix {target.suffix!r}" if target.suffix else "has no suffix"
+        raise ConfigError(f"{path} {found}; the suffix chooses the file format: give one of {', '.join(allowed)}")
+    return target
 
 
 def _atomic_write(path: PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(temporary_path)`` next to ``path``, then move the finished file into place."""
     target = Path(path)
-    _suffix(target)
+    check_writable_target(target)
+    suffix = _suffix(target)
+    if "." + suffix not in IMAGE_SUFFIXES + PLOT_SUFFIXES:
+        check_output_path(target, suffixes=IMAGE_SUFFIXES + PLOT_SUFFIXES)
     with atomic_destination(target) as temporary:
         write(temporary)
     logger.debug("wrote %s", target)

@@ -1,20 +1,43 @@
-"""Saving and loading a model as ``config.json`` + ``model.safetensors`` (never pickle)."""
+"""Saving and loading a model as ``config.json`` + ``model.safetensors`` (never pickle).
+
+A model folder changes as a unit. :func:`save` writes the weights to a pending file
+``.model.<id>.safetensors`` (``<id>`` a fresh random save id, also stored in the file's metadata), then
+atomically replaces ``config.json``, which names that id as ``weights_id``: replacing ``config.json`` is the
+one commit point. Only then is the pending file renamed to ``model.safetensors``. A reader takes the weights
+whose save id matches the config it read: ``model.safetensors``, or the pending file when a save was cut off
+between the two renames. A crash at any instant therefore leaves the old model or the new one; a reader racing a
+writer retries and never builds a mismatched pair. Files saved before save ids existed (no ``weights_id``)
+load as before.
+
+Tied parameters (one tensor under several names) are stored once; the file's metadata maps every other name to
+the stored one, and loading ties them again.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
+import stat
+import struct
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
+from safetensors.torch import save_file
 from torch import nn
 
-from zoo._config import ModelConfig, validate_config
-from zoo._files import atomic_destination, atomic_write_bytes
+from zoo._config import validate_config
+from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory
 from zoo._registry import Registry, get_registry
 from zoo.errors import (
     ConfigError,
@@ -33,6 +56,18 @@ WEIGHTS_NAME = "model.safetensors"
 PICKLE_NAMES = ("pytorch_model.bin", "model.pt", "model.pth", "model.ckpt", "pytorch_model.pt")
 # config.json is small; refusing huge files keeps a hostile one from exhausting memory while parsing.
 MAX_CONFIG_BYTES = 1_000_000
+# The parameter budget (64M) in float64 is 512 MB; no zoo weights file is larger than this.
+MAX_WEIGHTS_BYTES = 2 * 1024**3
+# safetensors' own limit on the JSON header.
+MAX_HEADER_BYTES = 100_000_000
+WEIGHTS_ID_KEY = "weights_id"  # in config.json
+METADATA_ID_KEY = "zoo_weights_id"  # in model.safetensors' metadata
+METADATA_TIED_KEY = "zoo_tied"  # in model.safetensors' metadata: {alias: stored name}
+WEIGHTS_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+PENDING_PREFIX = ".model."
+# A reader that finds a config and weights of different saves retries this long (a writer is between its two
+# renames) before deciding that the folder really holds a mismatched pair.
+PAIR_RETRY_SECONDS = 2.0
 
 
 def architecture_of(model: nn.Module) -> str:
@@ -46,11 +81,11 @@ def architecture_of(model: nn.Module) -> str:
 
 
 def config_document(model: nn.Module, registry: Registry | None = None) -> dict[str, Any]:
-    """The ``config.json`` content describing ``model``."""
+    """The ``config.json`` content describing ``model`` (without the save id that :func:`save` adds)."""
     registry = registry or get_registry()
     architecture = architecture_of(model)
     config = getattr(model, "config", None)
-    if not isinstance(config, ModelConfig):
+    if not isinstance(config, BaseModel):
         raise ConfigError(f"model {architecture!r} has no validated `.config`; build it with zoo.create()")
     provider = registry.provider("model", architecture)
     return {
@@ -61,48 +96,216 @@ def config_document(model: nn.Module, registry: Registry | None = None) -> dict[
     }
 
 
+# -- writing ----------------------------------------------------------------------------------------------------
+
+
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
-    """Atomically write a safetensors file."""
+    """Atomically write a safetensors file; tensors that share memory are written as separate copies."""
     with atomic_destination(path) as temporary:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, temporary, metadata=metadata)
+        save_file(_independent(tensors), temporary, metadata=metadata)
+
+
+def _independent(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Detached, contiguous CPU tensors of which no two share memory (safetensors refuses aliases)."""
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, value in tensors.items():
+        tensor = value.detach().cpu()
+        pointer = tensor.untyped_storage().data_ptr() if tensor.numel() else 0
+        if (pointer and pointer in seen) or _is_partial_view(tensor):
+            tensor = tensor.clone()
+        elif pointer:
+            seen.add(pointer)
+        out[key] = tensor.contiguous()
+    return out
+
+
+def _is_partial_view(tensor: torch.Tensor) -> bool:
+    return tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size()
+
+
+def tied_names(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """``{alias: first name}`` for every entry of ``state`` that is the very same tensor as an earlier one."""
+    first: dict[tuple[Any, ...], str] = {}
+    aliases: dict[str, str] = {}
+    for name, tensor in state.items():
+        if tensor.numel() == 0:
+            continue
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+               tuple(tensor.stride()), tensor.dtype, tensor.device)
+        if key in first:
+            aliases[name] = first[key]
+        else:
+            first[key] = name
+    return aliases
 
 
 def save(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` for ``model`` into ``directory``."""
+    """Write ``config.json`` and ``model.safetensors`` for ``model`` into ``directory``, as one unit.
+
+    Parameters tied to each other are stored once and tied again by :func:`load_directory`.
+    """
     directory = Path(directory)
     document = config_document(model)
-    state = {k: v.clone() if _shares_storage(v) else v for k, v in model.state_dict().items()}
-    save_tensors(state, directory / WEIGHTS_NAME, metadata={"format": "pt"})
-    atomic_write_bytes(directory / CONFIG_NAME, (json.dumps(document, indent=2) + "\n").encode())
+    state = model.state_dict()
+    tied = tied_names(state)
+    stored = {k: v for k, v in state.items() if k not in tied}
+    weights_id = uuid.uuid4().hex
+    metadata = {"format": "pt", METADATA_ID_KEY: weights_id}
+    if tied:
+        metadata[METADATA_TIED_KEY] = json.dumps(tied, sort_keys=True)
+    document[WEIGHTS_ID_KEY] = weights_id
+    _make_directory(directory)
+    with _save_lock(directory):
+        pending = directory / f"{PENDING_PREFIX}{weights_id}.safetensors"
+        try:
+            # The pending file is unused until config.json names it, so it needs no temporary name of its own.
+            _write_durably(pending, save_bytes(_independent(stored), metadata=metadata))
+            atomic_write_bytes(directory / CONFIG_NAME, (json.dumps(document, indent=2) + "\n").encode())
+        except BaseException:
+            pending.unlink(missing_ok=True)
+            raise
+        os.replace(pending, directory / WEIGHTS_NAME)
+        fsync_directory(directory)
+        _remove_stale_files(directory)
     logger.info("saved %s to %s", document["architecture"], directory)
     return directory
 
 
-def _shares_storage(tensor: torch.Tensor) -> bool:
-    # safetensors refuses tensors that alias another; views are rare here, copy them rather than fail.
-    return tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size()
+def _make_directory(directory: Path) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"cannot save into {directory}: it is a file, not a folder; give a folder path")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder {directory} ({exc.strerror or exc}); give a writable "
+                          "folder path") from None
+
+
+@contextlib.contextmanager
+def _save_lock(directory: Path) -> Iterator[None]:
+    """Serialise savers into one folder (readers need no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: saves into one folder from two processes are not serialised
+        yield
+        return
+    # The folder itself is the lock (flock works on a directory's descriptor): no lock file to leave behind.
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_files(directory: Path) -> None:
+    """Remove pending weights and temporary files that a killed save left behind (called under the lock)."""
+    for path in directory.iterdir():
+        name = path.name
+        if (name.startswith(PENDING_PREFIX) and name.endswith(".safetensors")) or (
+            name.startswith((".model.", ".config.")) and ".tmp." in name
+        ):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                logger.debug("removed %s, left by an interrupted save", path)
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_regular_file(path: Path, limit: int, *, what: str) -> bytes:
+    """The bytes of ``path`` if it is a regular file (after symlinks) of at most ``limit`` bytes.
+
+    Checks the file type before opening and opens without blocking, so a FIFO, device or socket in the place of
+    a file is refused by name, never read.
+    """
+    try:
+        _require_regular(path, os.stat(path).st_mode, what)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise LoadError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise LoadError(f"cannot open {path} ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        _require_regular(path, info.st_mode, what)  # it may have been swapped since the check above
+        if info.st_size > limit:
+            raise LoadError(f"{path} is {info.st_size:,} bytes; a {what} is at most {limit:,} bytes, so this is "
+                            "not one; refusing it")
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path} ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise LoadError(f"{path} grew beyond {limit:,} bytes while being read; refusing it")
+    return data
+
+
+def _require_regular(path: Path, mode: int, what: str) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        link = " (through a symlink)" if path.is_symlink() else ""
+        raise LoadError(f"{path} is {kind}{link}, not a regular file; a {what} must be a regular file")
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def read_config_document(path: Path) -> dict[str, Any]:
     """Read and check the envelope of a ``config.json`` (not yet the model config itself)."""
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise LoadError(f"{path} does not exist; a saved model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, larger than any zoo config; refusing it")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); re-save the model with zoo.save()") from None
+        raw = read_regular_file(path, MAX_CONFIG_BYTES, what=f"zoo {CONFIG_NAME}")
+    except LoadError as exc:
+        if "is at most" in str(exc):
+            raise ConfigError(str(exc)) from None
+        raise
+    document = parse_json(raw, where=str(path), fix="re-save the model with zoo.save()")
     if not isinstance(document, dict):
         raise ConfigError(f"{path} must hold a JSON object, found {type(document).__name__}")
-    allowed = {"format_version", "architecture", "provider", "config"}
+    allowed = {"format_version", "architecture", "provider", "config", WEIGHTS_ID_KEY}
     unknown = sorted(set(document) - allowed)
     if unknown:
         raise ConfigError(f"{path} has unknown keys {unknown}; allowed: {sorted(allowed)}")
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # a bool is an int: true == 1 must not pass
         raise ConfigError(
-            f"{path} has format_version {version!r}; this zoo reads version {FORMAT_VERSION}. "
+            f"{path} has format_version {json.dumps(version)}; this zoo reads version {FORMAT_VERSION}. "
             "Upgrade zoo or re-save the model"
         )
     if not isinstance(document.get("architecture"), str) or not isinstance(document.get("config"), dict):
@@ -110,7 +313,23 @@ def read_config_document(path: Path) -> dict[str, Any]:
     provider = document.get("provider", {})
     if not isinstance(provider, dict) or not all(isinstance(v, str) for v in provider.values()):
         raise ConfigError(f"{path}: 'provider' must be an object of strings")
+    weights_id = document.get(WEIGHTS_ID_KEY)
+    if weights_id is not None and not (isinstance(weights_id, str) and WEIGHTS_ID_PATTERN.match(weights_id)):
+        raise ConfigError(f"{path}: {WEIGHTS_ID_KEY!r} must be 32 lowercase hex digits, found "
+                          f"{json.dumps(weights_id)[:40]}; re-save the model with zoo.save()")
     return document
+
+
+def parse_json(raw: bytes | str, *, where: str, fix: str) -> Any:
+    """``json.loads`` that raises ConfigError for anything hostile: bad text, deep nesting, huge integers."""
+    try:
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
+    except RecursionError:
+        raise ConfigError(f"{where} is nested too deeply to be a zoo file; {fix}") from None
+    except ValueError as exc:  # JSONDecodeError, and integers beyond Python's digit limit
+        raise ConfigError(f"{where} is not valid JSON ({str(exc)[:200]}); {fix}") from None
 
 
 def build_from_document(document: dict[str, Any], *, where: str, registry: Registry | None = None) -> nn.Module:
@@ -120,20 +339,25 @@ def build_from_document(document: dict[str, Any], *, where: str, registry: Regis
     try:
         spec = registry.model(architecture)
     except UnknownModelError:
-        provider = document.get("provider", {})
-        dist = provider.get("distribution", "the plugin that provides it")
-        version = provider.get("version")
-        pin = f"=={version}" if version and dist != "the plugin that provides it" else ""
+        from zoo._text import install_hint, shown
+
+        # The provider named in the file is untrusted: a pip hint only for a valid distribution name (PEP 508).
         raise MissingArchitectureError(
-            f"{where} needs architecture {architecture!r}, which no installed plugin provides; "
-            f"install it with `pip install {dist}{pin}`"
+            f"{shown(where)} needs architecture {shown(architecture)!r}, which no installed plugin provides; "
+            f"{install_hint(document.get('provider'), architecture)}",
+            architecture=architecture,
+            path=where if where.endswith(".json") else None,
         ) from None
     # Validate in JSON mode, as the document came from JSON: strict mode takes arrays for tuple fields only there.
-    config = validate_config(spec.config, json.dumps(document["config"]), where=where)
+    try:
+        text = json.dumps(document["config"])
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"{where}: the config cannot be read ({str(exc)[:200]})") from None
+    config = validate_config(spec.config, text, where=where)
     return create_from_config(spec.name, config, registry=registry)
 
 
-def create_from_config(name: str, config: ModelConfig, *, registry: Registry | None = None) -> nn.Module:
+def create_from_config(name: str, config: Any, *, registry: Registry | None = None) -> nn.Module:
     registry = registry or get_registry()
     spec = registry.model(name)
     model = spec.build(config)
@@ -145,26 +369,71 @@ def create_from_config(name: str, config: ModelConfig, *, registry: Registry | N
 
 
 def require_weights_file(path: Path) -> None:
-    """Raise UnsafeWeightsError (pickle weights only) or LoadError unless the safetensors file ``path`` exists."""
-    if not path.is_file():
+    """Raise UnsafeWeightsError (pickle weights only) or LoadError unless the safetensors file ``path`` exists.
+
+    A directory, FIFO, device or socket of that name (or a symlink to one) is reported as what it is.
+    """
+    if path.exists() and not _is_regular(path):
+        read_regular_file(path, MAX_WEIGHTS_BYTES, what=f"zoo {WEIGHTS_NAME}")  # raises, naming what it found
+    if not path.exists():
         found = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
         pickles = [n for n in found if n in PICKLE_NAMES]
         if pickles:
             raise UnsafeWeightsError(
                 f"{path.parent} holds only pickle weights ({', '.join(pickles)}); zoo never loads pickle. "
-                f"Convert them to {WEIGHTS_NAME} with safetensors in a trusted environment"
+                f"Convert them to {WEIGHTS_NAME} with safetensors in a trusted environment",
+                path=path.parent,
             )
-        raise LoadError(f"{path.parent} has no {WEIGHTS_NAME} (found: {', '.join(sorted(found)) or 'nothing'})")
+        shown = sorted(n for n in found if not n.startswith("."))
+        raise LoadError(f"{path.parent} has no {WEIGHTS_NAME} (found: {', '.join(shown) or 'nothing'})",
+                        path=path.parent)
+
+
+class _Weights:
+    """The tensors of one safetensors file and its metadata, read from one snapshot of the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        data = read_regular_file(path, MAX_WEIGHTS_BYTES, what=f"zoo {WEIGHTS_NAME}")
+        try:
+            self.metadata = _metadata(data)
+            self.tensors = load_bytes(data)
+        except (SafetensorError, ValueError, RuntimeError, struct.error) as exc:
+            raise LoadError(f"{path} is corrupt or truncated ({str(exc)[:200]}); re-download or re-save it") from None
+
+    @property
+    def weights_id(self) -> str | None:
+        return self.metadata.get(METADATA_ID_KEY)
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    if len(data) < 8:
+        raise ValueError(f"{len(data)} bytes, shorter than a safetensors header")
+    (length,) = struct.unpack("<Q", data[:8])
+    if length > min(MAX_HEADER_BYTES, len(data) - 8):
+        raise ValueError(f"header length {length} exceeds the file")
+    header = json.loads(data[8:8 + length])
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError("__metadata__ must map strings to strings")
+    return metadata
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
     """Strictly load a safetensors file into ``model``: every tensor present, expected and of the right shape."""
     require_weights_file(path)
-    try:
-        tensors = load_file(path)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise LoadError(f"{path} is corrupt or truncated ({exc}); re-download or re-save it") from None
+    _load_into(model, _Weights(path))
+
+
+def _load_into(model: nn.Module, weights: _Weights) -> None:
+    path, tensors = weights.path, dict(weights.tensors)
+    tied = _tied_from_metadata(weights)
     expected = model.state_dict()
+    for alias, name in tied.items():
+        if alias in expected and name in tensors and alias not in tensors:
+            tensors[alias] = tensors[name]
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong = sorted(
@@ -178,17 +447,75 @@ def load_weights(model: nn.Module, path: Path) -> None:
         parts += [f"wrong shape or dtype: {wrong}"] if wrong else []
         raise WeightsMismatchError(
             f"{path} does not match the model its config describes ({'; '.join(parts)}); the weights and "
-            "config.json must come from the same zoo.save()"
+            "config.json must come from the same zoo.save()",
+            path=path,
         )
     model.load_state_dict(tensors, strict=True)
+    _tie(model, tied)
+
+
+def _tied_from_metadata(weights: _Weights) -> dict[str, str]:
+    text = weights.metadata.get(METADATA_TIED_KEY)
+    if text is None:
+        return {}
+    try:
+        tied = json.loads(text)
+    except (ValueError, RecursionError):
+        tied = None
+    if not isinstance(tied, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tied.items()):
+        raise LoadError(f"{weights.path}: its {METADATA_TIED_KEY!r} metadata is not a map of tensor names; re-save it")
+    return tied
+
+
+def _tie(model: nn.Module, tied: dict[str, str]) -> None:
+    """Make every alias the very tensor it was saved as (a no-op where the architecture ties them itself)."""
+    for alias, name in tied.items():
+        owner_name, _, leaf = alias.rpartition(".")
+        owner = model.get_submodule(owner_name)
+        source_owner_name, _, source_leaf = name.rpartition(".")
+        source_owner = model.get_submodule(source_owner_name)
+        if leaf in owner._parameters and source_leaf in source_owner._parameters:
+            if owner._parameters[leaf] is not source_owner._parameters[source_leaf]:
+                owner._parameters[leaf] = source_owner._parameters[source_leaf]
+        elif leaf in owner._buffers and source_leaf in source_owner._buffers:
+            owner._buffers[leaf] = source_owner._buffers[source_leaf]
+
+
+def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
+    """A config document and the weights of the same save, retrying while another process is saving."""
+    deadline = time.monotonic() + PAIR_RETRY_SECONDS
+    while True:
+        config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+        document = read_config_document(config_path)
+        weights_id = document.get(WEIGHTS_ID_KEY)
+        pending = directory / f"{PENDING_PREFIX}{weights_id}.safetensors"
+        if weights_id is not None and not weights_path.exists() and _is_regular(pending):
+            weights_path = pending  # a save was cut off after its commit point: its weights are complete
+        require_weights_file(weights_path)
+        weights = _Weights(weights_path)
+        # Weights without a save id were written by hand or by an older zoo: the strict shape check decides.
+        if weights_id is None or weights.weights_id in (None, weights_id):
+            return document, weights
+        if _is_regular(pending):
+            candidate = _Weights(pending)
+            if candidate.weights_id == weights_id:
+                return document, candidate
+        if time.monotonic() > deadline:
+            raise WeightsMismatchError(
+                f"{directory}: {CONFIG_NAME} (save {weights_id}) and {weights_path.name} (save "
+                f"{weights.weights_id or 'unknown'}) come from different saves; another process may still be "
+                "writing the folder (retry), or the files were copied together by hand (re-save the model)"
+            )
+        time.sleep(0.02)
 
 
 def load_directory(directory: str | os.PathLike[str], *, registry: Registry | None = None) -> nn.Module:
     """Load a model saved by :func:`save` (eval mode)."""
     directory = Path(directory)
     # Weights first: a directory of pickle weights (no config.json either) should say so, not "no config".
-    require_weights_file(directory / WEIGHTS_NAME)
-    document = read_config_document(directory / CONFIG_NAME)
+    if not (directory / CONFIG_NAME).exists():
+        require_weights_file(directory / WEIGHTS_NAME)
+    document, weights = _read_pair(directory)
     model = build_from_document(document, where=str(directory / CONFIG_NAME), registry=registry)
-    load_weights(model, directory / WEIGHTS_NAME)
+    _load_into(model, weights)
     return model.eval()

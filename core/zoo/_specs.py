@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from zoo.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
     from torch import Tensor, nn
 
-    from zoo._config import ModelConfig
-
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ModelKind = Literal["autoencoder", "gan", "classifier"]
 Split = Literal["train", "test"]
 
 
@@ -29,24 +27,53 @@ def check_name(name: str, what: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """One architecture a plugin provides.
+    """One architecture a plugin provides; ``name``, ``config`` and ``build`` are all it needs.
 
-    ``build(config)`` returns an untrained ``nn.Module`` whose ``.config`` is ``config``. ``objective`` names
-    how the generic trainer trains it (a callable ``(model) -> Objective``); when None the trainer derives it
-    from the protocols the model implements (autoencoder: reconstruction, GAN: adversarial).
+    ``config`` is a pydantic model class that forbids extra keys (``zoo.ModelConfig`` adds a parameter
+    budget); ``build(config)`` returns an untrained ``nn.Module``. The rest is optional:
+
+    - ``objective``: how the generic trainer trains it, a callable ``(model) -> Objective``. When None the
+      trainer derives it from the protocols the model implements (GAN: adversarial, variational autoencoder:
+      ELBO, autoencoder: reconstruction, classifier: cross-entropy); a model of any other family must name one.
+    - ``kind``: the family shown by ``zoo list`` and in model cards, any name such as ``"flow"``; when None the
+      registry derives it from the protocols (``zoo._protocols.family_of``), or shows ``"model"``. To do so
+      it builds the model once when the registry is built, on the meta device (allocating nothing); a spec
+      that names both ``kind`` and ``objective`` is never built there.
+    - ``test_config``: overrides that make a small instance, which the shipped contract tests build
+      (``pytest --pyargs zoo.testing.test_contract``); give several in ``test_configs`` to reach optional layers.
     """
 
     name: str
-    config: type[ModelConfig]
+    config: type[BaseModel]
     build: Callable[[Any], nn.Module]
-    kind: ModelKind
+    kind: str | None = None
     description: str = ""
     objective: Callable[[Any], Any] | None = None
+    # Dicts are unhashable: leave them out of the spec's hash.
+    test_config: dict[str, Any] = field(default_factory=dict, hash=False)
+    test_configs: tuple[dict[str, Any], ...] = field(default=(), hash=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, "model")
-        if self.kind not in ("autoencoder", "gan", "classifier"):
-            raise ConfigError(f"model {self.name!r}: kind {self.kind!r} must be 'autoencoder', 'gan' or 'classifier'")
+        if self.kind is not None and (not isinstance(self.kind, str) or not NAME_PATTERN.match(self.kind)):
+            raise ConfigError(
+                f"model {self.name!r}: kind {self.kind!r} is not a family name; use lowercase letters, digits, "
+                "'-' or '_' (e.g. 'flow'), or leave it out to have it derived from the model's protocols"
+            )
+        if not callable(self.build):
+            raise ConfigError(f"model {self.name!r}: build must be callable as build(config), got {self.build!r}")
+        if self.objective is not None and not callable(self.objective):
+            raise ConfigError(f"model {self.name!r}: objective must be a callable (model) -> Objective, got "
+                              f"{self.objective!r}")
+        for overrides in (self.test_config, *self.test_configs):
+            if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
+                raise ConfigError(f"model {self.name!r}: test configs must be dicts of field overrides, got "
+                                  f"{overrides!r}")
+
+    @property
+    def small_configs(self) -> list[dict[str, Any]]:
+        """The overrides the contract tests build: ``test_config`` first, then each of ``test_configs``."""
+        return [dict(self.test_config), *(dict(c) for c in self.test_configs)]
 
 
 @dataclass(frozen=True)
@@ -75,11 +102,20 @@ class Data:
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetSpec:
-    """One dataset a plugin provides; ``load(split)`` returns :class:`Data` for "train" or "test"."""
+    """One dataset a plugin provides; ``load(split)`` returns :class:`Data` for "train" or "test".
+
+    ``classifier`` names the classifier (a source ``zoo.load`` takes, e.g. ``"digit-cnn.mnist5k"``) whose
+    feature space evaluation scores generated samples of this dataset in; None: callers must pass one.
+    """
 
     name: str
     load: Callable[[Split], Data]
     description: str = ""
+    classifier: str | None = None
+    # The Hugging Face Hub dataset it comes from (e.g. "ylecun/mnist"), for model cards' `datasets:`; None if none.
+    hub_dataset: str | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "dataset")
+        if self.classifier is not None and (not isinstance(self.classifier, str) or not self.classifier):
+            raise ConfigError(f"dataset {self.name!r}: classifier must name a model source, got {self.classifier!r}")

@@ -4,10 +4,12 @@ An entry records everything needed to trust and reproduce a set of weights: the 
 the sha256 of every file, the data it was trained on, the exact command and seed, metrics, and where it is
 published on the Hub. First-party entries live in ``registry/<name>/`` of the source tree (``entry.json``
 plus the files it lists), ship inside the ``genzoo`` distribution as the ``zoo_registry`` package and load
-offline. Plugins contribute entries through the ``zoo_weights()`` hook; their files are downloaded from the
-Hub at the pinned commit sha the entry names. Every load checks every file against its recorded sha256.
+offline. The first-party plugin (genzoo-dense) registers them through its ``zoo_weights()`` hook, as every plugin
+registers its entries; a plugin's files may also be downloaded from the Hub at the pinned commit sha the
+entry names. Every load checks every file against its recorded sha256.
 
-This module imports neither torch nor huggingface_hub at import time: ``zoo list`` reads the entries.
+This module imports neither torch nor huggingface_hub at import time: ``zoo list`` reads the entries. It knows
+nothing of the Hub: ``zoo._resolve`` downloads a plugin entry's files and checks them with :func:`verify_file`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 
 from zoo._specs import NAME_PATTERN
+from zoo._text import shown
 from zoo.errors import ChecksumError, ConfigError, LoadError
 
 if TYPE_CHECKING:
-    from torch import nn
 
     from zoo._registry import Registry
 
@@ -182,9 +184,31 @@ def registry_root() -> Path:
 
 
 def first_party_entries(root: Path | None = None) -> list[WeightsEntry]:
-    """Every ``<root>/<name>/entry.json``, validated; an invalid entry is an error, not skipped."""
+    """Every valid ``<root>/<name>/entry.json``. An invalid one is logged by name and left out, so it cannot
+    hide the others; loading it by name then says what is wrong with it (:func:`entry_problem`)."""
     root = registry_root() if root is None else root
-    return [WeightsEntry.from_directory(p.parent) for p in sorted(root.glob(f"*/{ENTRY_FILE}"))]
+    entries = []
+    for path in sorted(root.glob(f"*/{ENTRY_FILE}")):
+        try:
+            entries.append(WeightsEntry.from_directory(path.parent))
+        except ConfigError as exc:
+            logger.warning("pretrained entry %s is broken and is left out: %s", shown(path.parent.name), exc)
+    return entries
+
+
+def entry_problem(name: str, root: Path | None = None) -> str | None:
+    """Why the first-party entry ``name`` is not registered (its ``entry.json`` is invalid), or None."""
+    try:
+        root = registry_root() if root is None else root
+    except LoadError:
+        return None
+    if not re.fullmatch(ENTRY_NAME_PATTERN, name) or not (root / name / ENTRY_FILE).exists():
+        return None
+    try:
+        WeightsEntry.from_directory(root / name)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def default_entry_name(registry: Registry, architecture: str) -> str | None:
@@ -224,61 +248,6 @@ def verify_file(entry: WeightsEntry, name: FileName, path: Path) -> None:
             f"{name} of pretrained entry {entry.name!r} has {found}, but the entry records sha256 "
             f"{expected.sha256}: the file is corrupt or was modified. {fix}"
         )
-
-
-def entry_file(entry: WeightsEntry, name: FileName, *, token: str | bool | None = None,
-               cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Path:
-    """The local path of one of the entry's files, downloaded if needed, after its sha256 is verified."""
-    if name not in entry.files:
-        raise LoadError(f"pretrained entry {entry.name!r} has no file {name!r}")
-    if entry.local_dir is not None:
-        path = entry.local_dir / name
-        if not path.is_file():
-            raise LoadError(f"{path} of pretrained entry {entry.name!r} is missing; reinstall genzoo")
-    elif entry.hub is not None:
-        from zoo._hub import download_file
-
-        path = download_file(entry.hub.repo_id, name, revision=entry.hub.revision, token=token,
-                             cache_dir=cache_dir, endpoint=endpoint)
-    else:
-        raise LoadError(
-            f"pretrained entry {entry.name!r} names no Hub repository: a plugin's entries must set "
-            "hub={'repo_id': ..., 'revision': <40-hex commit sha>} so zoo can download and verify its files"
-        )
-    verify_file(entry, name, path)
-    return path
-
-
-def load_entry(entry: Any, *, token: str | bool | None = None, cache_dir: str | os.PathLike[str] | None = None,
-               endpoint: str | None = None) -> nn.Module:
-    """Load a pretrained entry in eval mode, checking every file's sha256 first.
-
-    ``token``, ``cache_dir`` and ``endpoint`` apply to entries whose files come from the Hub. The model's
-    ``zoo_source`` attribute records ``{"entry": name}`` plus ``repo_id`` and ``revision`` for Hub entries.
-    """
-    from zoo._serialization import build_from_document, load_weights, read_config_document
-
-    if not isinstance(entry, WeightsEntry):
-        raise LoadError(
-            f"pretrained entry {getattr(entry, 'name', entry)!r} is a {type(entry).__name__}, not a "
-            "zoo.WeightsEntry; the plugin that registers it must return zoo.WeightsEntry objects"
-        )
-    where = f"pretrained entry {entry.name!r}"
-    config_path = entry_file(entry, CONFIG_FILE, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    document = read_config_document(config_path)
-    if document["architecture"] != entry.architecture or document["config"] != entry.config:
-        raise LoadError(
-            f"{CONFIG_FILE} of {where} describes {document['architecture']!r} with a config that differs from "
-            "the entry's; regenerate the entry with registry/make_entry.py"
-        )
-    model = build_from_document(document, where=where)
-    weights_path = entry_file(entry, WEIGHTS_FILE, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    load_weights(model, weights_path)
-    source = {"entry": entry.name}
-    if entry.local_dir is None and entry.hub is not None:
-        source |= {"repo_id": entry.hub.repo_id, "revision": entry.hub.revision}
-    model.zoo_source = source  # type: ignore[assignment]  # nn.Module's __setattr__ is typed for tensors
-    return model.eval()
 
 
 # -- making entries (maintainers) ------------------------------------------------------------------

@@ -12,11 +12,17 @@ entry-point group ``zoo.plugins``::
 
     @zoo.hookimpl
     def zoo_models():
-        return [zoo.ModelSpec(name="acme-ae", config=AcmeConfig, build=AcmeAE, kind="autoencoder")]
+        return [zoo.ModelSpec(name="acme-ae", config=AcmeConfig, build=AcmeAE)]
 
-zoo calls the hooks when the registry is first used, never at import time. A hook that raises marks its
-plugin as broken (``zoo plugins`` shows the error) without affecting other plugins, unless
-``ZOO_STRICT_PLUGINS=1`` is set. Implement only the hooks you need; each returns a list.
+zoo calls the hooks when the registry is first used, never at import time. Implement only the hooks you need;
+each returns a list of the documented type. The capabilities a model may implement are the protocols of
+``zoo._protocols`` (re-exported by ``zoo``).
+
+Plugins are checked when they register, as pluggy's ``check_pending`` does: a function named ``zoo_*`` that is
+not one of the hooks below (``zoo_model``), a hook not marked with ``@zoo.hookimpl``, a hook that raises or
+returns something other than its documented type, or a model spec whose config is not a pydantic model that
+forbids extra keys marks the plugin *broken*, naming the hook (``zoo plugins`` shows it) without affecting
+other plugins. ``ZOO_STRICT_PLUGINS=1`` makes each of these fatal, for every hook, ``zoo_callbacks`` included.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 @hookspec
 def zoo_models() -> list[ModelSpec]:
     """Return the architectures this plugin provides, as :class:`zoo.ModelSpec` objects.
+
+    ``zoo.ModelSpec(name=..., config=<pydantic class>, build=...)`` is enough; a spec of a family zoo has no
+    default objective for (neither GAN, autoencoder nor classifier) must also name its ``objective``.
 
     Names are global: the same name from two distributions makes that name unusable (an error naming both
     providers) instead of one silently replacing the other.
@@ -66,6 +75,7 @@ def zoo_callbacks(train_config: Any) -> list[Any]:
     """Return trainer callbacks (:class:`zoo.train.Callback`) to attach to a training run.
 
     Called once per run with its validated ``TrainConfig``; return an empty list to stay out of this run.
-    This is how a TensorBoard or W&B logger ships as its own package.
+    This is how a TensorBoard or W&B logger ships as its own package. A raising hook, or one returning
+    something other than callbacks, is skipped with a warning (fatal with ``ZOO_STRICT_PLUGINS=1``).
     """
     raise NotImplementedError

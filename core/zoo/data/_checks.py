@@ -95,8 +95,11 @@ def validate_labels(labels: Any, count: int, *, where: str) -> Tensor:
     return tensor
 
 
-def check_compatible(data_shape: Sequence[int], images: Tensor, where: str) -> None:
-    """Raise :class:`DataError` when a model built for ``data_shape`` (C, H, W) cannot take ``images``."""
+def check_compatible(data_shape: Sequence[int], images: Any, where: str) -> None:
+    """Raise :class:`DataError` when a model built for ``data_shape`` (C, H, W) cannot take ``images``.
+
+    ``images`` is anything with a ``shape`` ``(N, C, H, W)``: a tensor, or a :class:`StreamedData`.
+    """
     expected = tuple(int(d) for d in data_shape)
     found = tuple(int(d) for d in images.shape[1:])
     if expected != found:

@@ -6,6 +6,7 @@ import logging
 import math
 import pickle
 import re
+import stat
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -18,7 +19,8 @@ import torch
 from torch import Tensor
 
 from zoo._specs import Data, Split
-from zoo.data._checks import CHANNELS, MAX_ELEMENTS, MAX_SIDE, holdout, validate_data
+from zoo.data._checks import CHANNELS, MAX_ELEMENTS, MAX_SIDE, _nchw_shape, _numpy_kind, holdout, validate_data
+from zoo.data._stream import NpyRows, RowSource, StreamedData, scan_float_rows, should_stream
 from zoo.errors import DataError
 
 if TYPE_CHECKING:
@@ -47,22 +49,30 @@ class _Arrays:
     labels: Any = None
     test_images: Any = None
     test_labels: Any = None
+    stream: RowSource | None = None  # set instead of images when the data is read from disk batch by batch
 
 
 def load_path(path: Path, split: Split, *, channels: int | None = None,
-              image_size: int | tuple[int, int] | None = None) -> Data:
+              image_size: int | tuple[int, int] | None = None, stream: bool | None = None) -> Data | StreamedData:
     """One split of the dataset stored at ``path`` (see :func:`zoo.data.load_dataset`)."""
     where = str(path)
-    if not path.exists():
+    try:
+        info = path.stat()  # follows symlinks; never opens, so a FIFO cannot block here
+    except FileNotFoundError:
         raise DataError(f"{where}: no such file or folder; pass a registered dataset name, or the path "
-                        f"of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of images")
-    if path.is_dir():
-        arrays = _read_folder(path, channels=channels, image_size=image_size)
+                        f"of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of images") from None
+    except OSError as exc:
+        raise DataError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        arrays = _read_folder(path, channels=channels, image_size=image_size, stream=stream)
     else:
+        require_regular_file(path)
         if channels is not None or image_size is not None:
             raise DataError(f"{where}: channels and image_size apply to image folders only, not to files")
-        arrays = _read_file(path)
+        arrays = _read_file(path, stream=stream)
 
+    if arrays.stream is not None:
+        return StreamedData(arrays.stream, split, labels=arrays.labels, where=where)
     train = validate_data(Data(images=arrays.images, labels=arrays.labels), where=where)
     if arrays.test_images is None:
         return holdout(train, split, where=where)
@@ -75,7 +85,29 @@ def load_path(path: Path, split: Split, *, channels: int | None = None,
     return test
 
 
-def _read_file(path: Path) -> _Arrays:
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def require_regular_file(path: Path) -> None:
+    """Refuse anything but a regular file (after symlinks) by what it is: reading a FIFO or device could block."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        link = " (through a symlink)" if path.is_symlink() else ""
+        raise DataError(f"{path}: is {kind}{link}; zoo reads data only from regular files, so remove it or "
+                        "replace it with the file itself")
+
+
+def _read_file(path: Path, *, stream: bool | None = None) -> _Arrays:
     where = str(path)
     suffix = path.suffix.lower()
     readers: dict[str, Callable[[Path], _Arrays]] = {".npy": _read_npy, ".npz": _read_npz, ".pt": _read_pt}
@@ -84,10 +116,15 @@ def _read_file(path: Path) -> _Arrays:
                         f"{', '.join(ARRAY_SUFFIXES)} or a folder of images")
     if path.stat().st_size == 0:
         raise DataError(f"{where}: the file is empty (0 bytes); expected a {suffix} file holding images")
+    if suffix != ".npy" and stream:
+        raise DataError(f"{where}: only .npy files and image folders can be streamed from disk; save the images "
+                        "with numpy.save")
+    if suffix == ".npy":
+        return _read_npy(path, stream=stream)
     return readers[suffix](path)
 
 
-def _read_npy(path: Path) -> _Arrays:
+def _read_npy(path: Path, *, stream: bool | None = None) -> _Arrays:
     with path.open("rb") as handle:
         magic = handle.read(len(NPY_MAGIC))
     if magic != NPY_MAGIC:
@@ -98,7 +135,36 @@ def _read_npy(path: Path) -> _Arrays:
         images = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise _unreadable(path, exc, "numpy.save") from None
-    return _Arrays(images=images)
+    elements = math.prod(images.shape)
+    if stream is False or (stream is None and not should_stream(elements)):
+        return _Arrays(images=images)
+    return _Arrays(images=None, stream=_npy_rows(path, images))
+
+
+def _npy_rows(path: Path, mapped: np.memmap[Any, Any]) -> NpyRows:
+    """A row reader for the memory-mapped ``mapped``, after the checks the in-memory path makes."""
+    where = str(path)
+    shape = tuple(int(d) for d in mapped.shape)
+    kind = _numpy_kind(mapped.dtype)
+    if kind not in ("uint8", "float") or mapped.dtype.itemsize > 8:
+        raise DataError(f"{where}: images have dtype {mapped.dtype}; expected uint8 (0..255) or floats in [0, 1]")
+    if not mapped.flags.c_contiguous:
+        raise DataError(f"{where}: the array is stored in Fortran order; save it C-ordered (numpy.save of "
+                        "np.ascontiguousarray(x)) to stream it")
+    count, channels, height, width = _nchw_shape(shape, where)
+    if count == 0:
+        raise DataError(f"{where}: there are no images (shape {shape}); expected at least one image")
+    if height > MAX_SIDE or width > MAX_SIDE:
+        raise DataError(f"{where}: images are {height}x{width} pixels, larger than the {MAX_SIDE}x{MAX_SIDE} limit")
+    rows = NpyRows(path, offset=int(mapped.offset), count=count, shape=(channels, height, width),
+                   dtype=np.dtype(mapped.dtype))
+    if path.stat().st_size < rows.offset + count * rows.row_bytes:
+        raise DataError(f"{where}: the file is shorter than its header's shape {shape} says; it is truncated")
+    if kind == "float":
+        scan_float_rows(rows, where)
+    logger.info("%s: %d images of %dx%dx%d streamed from disk (too large to hold in memory)", where, count,
+                channels, height, width)
+    return rows
 
 
 def _unreadable(path: Path, exc: Exception, writer: str) -> DataError:
@@ -113,16 +179,49 @@ def _read_npz(path: Path) -> _Arrays:
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not a .npz file (not a zip archive); save arrays with numpy.savez")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            for member in archive.zip.infolist():
-                if member.file_size > MAX_MEMBER_BYTES:
-                    raise DataError(f"{path}: {member.filename!r} holds {member.file_size:,} bytes, above the "
-                                    f"{MAX_MEMBER_BYTES:,} byte limit; use fewer or smaller images")
-            return _pick(list(archive.files), archive.__getitem__, str(path))
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                _check_member(path, archive, member)
+        with np.load(path, allow_pickle=False) as npz:
+            return _pick(list(npz.files), npz.__getitem__, str(path))
     except DataError:
         raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError) as exc:
         raise _unreadable(path, exc, "numpy.savez") from None
+
+
+def _check_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Check a member's sizes from the zip directory and its .npy header, before anything is decompressed.
+
+    Only the first bytes of the member are inflated (the header); its declared shape must fit the element limit
+    and agree with the size the zip directory records.
+    """
+    name = member.filename
+    if member.file_size > MAX_MEMBER_BYTES:
+        raise DataError(f"{path}: {name!r} holds {member.file_size:,} bytes, above the {MAX_MEMBER_BYTES:,} byte "
+                        "limit; use fewer or smaller images")
+    if not name.endswith(".npy"):
+        return  # np.load ignores other members
+    with archive.open(member) as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in readers:
+                raise ValueError(f".npy format version {version} is not supported; save with numpy.savez")
+            shape, _, dtype = readers[version](handle, max_header_size=10_000)
+        except (ValueError, EOFError, OSError) as exc:
+            raise DataError(f"{path}: member {name!r} has no readable .npy header ({exc})") from None
+        header = handle.tell()
+    elements = math.prod(shape)
+    if elements > MAX_ELEMENTS:
+        raise DataError(f"{path}: {name!r} declares shape {shape}, {elements:,} values, above the {MAX_ELEMENTS:,} "
+                        "limit; use fewer or smaller images (or a .npy file, which can be streamed from disk)")
+    if dtype.hasobject:
+        raise DataError(f"{path}: {name!r} holds Python objects; zoo never loads pickled (object) arrays, save "
+                        "numbers (uint8 or float) with numpy.savez")
+    if member.file_size != header + elements * dtype.itemsize:
+        raise DataError(f"{path}: {name!r} declares shape {shape} of {dtype}, which does not match the "
+                        f"{member.file_size:,} bytes the archive records for it; the file is damaged")
 
 
 def _read_pt(path: Path) -> _Arrays:
@@ -176,70 +275,89 @@ def _pick(keys: list[str], get: Callable[[str], Any], where: str) -> _Arrays:
     )
 
 
-def _read_folder(root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None) -> _Arrays:
+def _read_folder(root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None,
+                 stream: bool | None = None) -> _Arrays:
     """Images directly in ``root`` (no labels) or in class subfolders (label = index of the sorted name)."""
-    from PIL import Image
+    rows = FolderRows.scan(root, channels=channels, image_size=image_size)
+    labels = None if rows.labels is None else rows.labels
+    elements = rows.count * math.prod(rows.shape)
+    if stream or (stream is None and should_stream(elements)):
+        logger.info("%s: %d images of %dx%dx%d streamed from disk (too many to hold in memory)", root, rows.count,
+                    *rows.shape)
+        return _Arrays(images=None, labels=labels, stream=rows)
+    if elements > MAX_ELEMENTS:
+        raise DataError(f"{root}: {rows.count:,} images of {'x'.join(map(str, rows.shape))} hold {elements:,} values, "
+                        f"above the {MAX_ELEMENTS:,} limit; use fewer images or a smaller image_size")
+    return _Arrays(images=rows.read(np.arange(rows.count)), labels=labels)
 
-    if channels is not None and channels not in CHANNELS:
-        raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it")
-    size = _image_size(image_size, root)
-    entries = _visible(root)
-    folders = [entry for entry in entries if entry.is_dir()]
-    if folders and len(folders) != len(entries):
-        loose = [entry.name for entry in entries if not entry.is_dir()][:3]
-        raise DataError(f"{root}: mixes class subfolders with loose files ({', '.join(loose)}); put every image "
-                        "into a class subfolder, or use no subfolders at all")
-    items: list[tuple[Path, int | None]] = []
-    if folders:
-        for label, folder in enumerate(folders):
-            files = _visible(folder)
-            nested = [entry.name for entry in files if entry.is_dir()]
-            if nested:
-                raise DataError(f"{folder}: holds subfolders ({', '.join(nested[:3])}); class folders must hold "
-                                "image files only")
-            if not files:
-                raise DataError(f"{folder}: the class folder holds no images")
-            items.extend((file, label) for file in files)
-        logger.info("%s: %d classes: %s", root, len(folders),
-                    ", ".join(f"{label}={folder.name}" for label, folder in enumerate(folders)))
-    else:
-        items.extend((file, None) for file in entries)
-    if not items:
-        raise DataError(f"{root}: the folder holds no images; expected {', '.join(IMAGE_SUFFIXES)} files")
 
-    # First pass reads only headers, so the memory bound is checked before any pixel is decoded.
-    modes: list[str] = []
-    first_size: tuple[int, int] | None = None
-    for file, _ in items:
-        with _open_image(file) as image:
-            modes.append(image.mode)
-            first_size = first_size or (image.height, image.width)
-            if channels is None and image.mode not in GRAY_MODES and not _gray_palette(image, file):
-                channels = 3
-    height, width = size or first_size or (0, 0)
-    channels = channels or 1
-    count = len(items)
-    if count * channels * height * width > MAX_ELEMENTS:
-        raise DataError(f"{root}: {count:,} images of {channels}x{height}x{width} hold "
-                        f"{count * channels * height * width:,} values, above the {MAX_ELEMENTS:,} limit; use "
-                        "fewer images or a smaller image_size")
+class FolderRows:
+    """The images of a folder as rows, decoded on demand (a :class:`zoo.data._stream.RowSource`)."""
 
-    pixels = np.empty((count, channels, height, width), dtype=np.uint8)
-    mode = "L" if channels == 1 else "RGB"
-    resample = Image.Resampling.BILINEAR  # Pillow's resize filters antialias when shrinking
-    for index, (file, _) in enumerate(items):
-        with _open_image(file) as image:
-            try:
-                converted = image.convert(mode)
-                if converted.size != (width, height):
-                    converted = converted.resize((width, height), resample)
-                array = np.asarray(converted)
-            except (OSError, ValueError) as exc:
-                raise DataError(f"{file}: cannot decode the image: {exc}") from None
-        pixels[index] = array[None] if channels == 1 else array.transpose(2, 0, 1)
-    labels = None if items[0][1] is None else np.array([label for _, label in items], dtype=np.int64)
-    logger.debug("%s: %d images, %dx%dx%d, modes %s", root, count, channels, height, width, sorted(set(modes)))
-    return _Arrays(images=pixels, labels=labels)
+    def __init__(self, files: list[Path], labels: np.ndarray | None, shape: tuple[int, int, int]) -> None:
+        self.files = files
+        self.labels = labels
+        self.count = len(files)
+        self.shape = shape
+
+    @classmethod
+    def scan(cls, root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None) -> FolderRows:
+        """List the images and read their headers only, so every bound is checked before a pixel is decoded."""
+        if channels is not None and channels not in CHANNELS:
+            raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it")
+        size = _image_size(image_size, root)
+        entries = _visible(root)
+        folders = [entry for entry in entries if entry.is_dir()]
+        if folders and len(folders) != len(entries):
+            loose = [entry.name for entry in entries if not entry.is_dir()][:3]
+            raise DataError(f"{root}: mixes class subfolders with loose files ({', '.join(loose)}); put every image "
+                            "into a class subfolder, or use no subfolders at all")
+        items: list[tuple[Path, int | None]] = []
+        if folders:
+            for label, folder in enumerate(folders):
+                files = _visible(folder)
+                nested = [entry.name for entry in files if entry.is_dir()]
+                if nested:
+                    raise DataError(f"{folder}: holds subfolders ({', '.join(nested[:3])}); class folders must "
+                                    "hold image files only")
+                if not files:
+                    raise DataError(f"{folder}: the class folder holds no images")
+                items.extend((file, label) for file in files)
+            logger.info("%s: %d classes: %s", root, len(folders),
+                        ", ".join(f"{label}={folder.name}" for label, folder in enumerate(folders)))
+        else:
+            items.extend((file, None) for file in entries)
+        if not items:
+            raise DataError(f"{root}: the folder holds no images; expected {', '.join(IMAGE_SUFFIXES)} files")
+        first_size: tuple[int, int] | None = None
+        for file, _ in items:
+            with _open_image(file) as image:
+                first_size = first_size or (image.height, image.width)
+                if channels is None and image.mode not in GRAY_MODES and not _gray_palette(image, file):
+                    channels = 3
+        height, width = size or first_size or (0, 0)
+        labels = None if items[0][1] is None else np.array([label for _, label in items], dtype=np.int64)
+        return cls([file for file, _ in items], labels, (channels or 1, height, width))
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        channels, height, width = self.shape
+        pixels = np.empty((len(rows), channels, height, width), dtype=np.uint8)
+        mode = "L" if channels == 1 else "RGB"
+        resample = Image.Resampling.BILINEAR  # Pillow's resize filters antialias when shrinking
+        for index, row in enumerate(rows.tolist()):
+            file = self.files[row]
+            with _open_image(file) as image:
+                try:
+                    converted = image.convert(mode)
+                    if converted.size != (width, height):
+                        converted = converted.resize((width, height), resample)
+                    array = np.asarray(converted)
+                except (OSError, ValueError) as exc:
+                    raise DataError(f"{file}: cannot decode the image: {exc}") from None
+            pixels[index] = array[None] if channels == 1 else array.transpose(2, 0, 1)
+        return pixels
 
 
 def _visible(folder: Path) -> list[Path]:
@@ -264,6 +382,7 @@ def _open_image(file: Path) -> Image.Image:
     if file.suffix.lower() not in IMAGE_SUFFIXES:
         raise DataError(f"{file}: not an image file (suffix {file.suffix or '(none)'!r}); an image folder may "
                         f"hold only {', '.join(IMAGE_SUFFIXES)} files (hidden files are skipped)")
+    require_regular_file(file)
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its pixel limit; make that an error too.

@@ -5,17 +5,29 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Literal, overload
 
 from zoo._specs import NAME_PATTERN, Data, Split
 from zoo.data._checks import check_split, validate_data
 from zoo.data._files import ARRAY_SUFFIXES, IMAGE_SUFFIXES, load_path
+from zoo.data._stream import StreamedData
 from zoo.errors import DataError, UnknownModelError
 
 logger = logging.getLogger(__name__)
 
 
+@overload
 def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *, channels: int | None = None,
-                 image_size: int | tuple[int, int] | None = None) -> Data:
+                 image_size: int | tuple[int, int] | None = None, stream: Literal[False] = False) -> Data: ...
+
+
+@overload
+def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *, channels: int | None = None,
+                 image_size: int | tuple[int, int] | None = None, stream: bool | None) -> Data | StreamedData: ...
+
+
+def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *, channels: int | None = None,
+                 image_size: int | tuple[int, int] | None = None, stream: bool | None = False) -> Data | StreamedData:
     """One checked split of a dataset: float32 images ``(N, C, H, W)`` in [0, 1] and int64 labels or None.
 
     ``name_or_path`` is a registered dataset name (``mnist-5k``, ``digits``, or one from a plugin) or a path:
@@ -35,6 +47,13 @@ def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *
     deterministic 20% holdout (every fifth sample, ``i % 5 == 4``) and its "train" split is the other 80%, so
     the two never overlap. A string that is a registered name wins over a folder of the same name; write
     ``./name`` for the folder. Raises :class:`zoo.errors.DataError` for anything unusable, before training.
+
+    Data larger than memory: with ``stream=None`` (what the trainer passes) a ``.npy`` file or an image folder
+    whose float32 copy would exceed 1 GiB (or a quarter of the available memory) is returned as a
+    :class:`zoo.data.StreamedData`, which the trainer reads batch by batch; ``stream=True`` always streams one,
+    the default ``False`` never does. Only regular files are ever opened (a FIFO,
+    device or socket is refused by name), and an ``.npz`` member's size is checked from the archive's
+    directory and its header before anything is decompressed.
     """
     split = check_split(split)
     text = os.fspath(name_or_path)
@@ -44,7 +63,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *
         registry = get_registry()
         if text in registry.datasets or ("dataset", text) in registry.conflicts or not Path(text).exists():
             return _load_registered(text, split, channels=channels, image_size=image_size)
-    return load_path(Path(text).expanduser(), split, channels=channels, image_size=image_size)
+    return load_path(Path(text).expanduser(), split, channels=channels, image_size=image_size, stream=stream)
 
 
 def _is_name(text: str) -> bool:

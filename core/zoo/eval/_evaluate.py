@@ -3,10 +3,15 @@
 Which metrics apply follows from the protocols the model implements, never from its name:
 
 - Encoder + Decoder: ``mse``, ``psnr``, ``probe_accuracy``; with ``corrupt`` (denoising): ``psnr_noisy``,
-  ``psnr_denoised``, ``psnr_gain``; with ``encode_distribution`` (variational): ``elbo``.
+  ``psnr_denoised``, ``psnr_gain`` (means of per-image PSNRs) and ``psnr_noisy_split``, ``psnr_denoised_split``,
+  ``psnr_gain_split`` (PSNRs of the split's MSE); with ``encode_distribution`` (variational): ``elbo``.
 - Generator (``sample``, or a GAN's ``.generator``): ``fd``, ``fd_floor``, ``fd_ratio``, ``precision``,
-  ``recall``, ``class_entropy``, ``confidence``, in the feature space of a digit classifier.
-- a classifier (``features`` and logits from ``forward``): ``accuracy``, ``nll``.
+  ``recall``, ``class_entropy``, ``confidence``, in the feature space of the classifier the dataset names
+  (``DatasetSpec.classifier``) or the one passed; a class-conditional generator (``sample(n, labels=...)``)
+  also gets ``label_accuracy`` and ``label_confidence``.
+- Classifier (``features`` and logits from ``forward``): ``accuracy``, ``nll``.
+
+The protocols are those of :mod:`zoo._protocols`.
 
 docs/evaluation.md defines each metric.
 """
@@ -27,14 +32,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo._protocols import Decoder, Encoder, Generator, is_gan
+from zoo._protocols import (
+    Classifier,
+    ConditionalGenerator,
+    Decoder,
+    Denoiser,
+    Encoder,
+    VariationalAutoencoder,
+    data_shape_of,
+    sampler_of,
+)
 from zoo._specs import Data
 from zoo.errors import ConfigError, DataError, LoadError, UnknownModelError
 from zoo.eval._metrics import EVAL_EXTRA, class_entropy, frechet_distance, precision_recall, psnr
 
 logger = logging.getLogger("zoo.eval")
 
-DEFAULT_CLASSIFIER = "digit-cnn.mnist5k"
 METRICS_NAME = "metrics.json"
 RESULT_NAME = "eval.json"
 # The denoising test: Gaussian noise of this std, clipped to [0, 1], whatever the model was trained with.
@@ -46,6 +59,7 @@ MAX_SEEDS = 100
 # Independent random streams per seed: stream 0 (the plain seed) draws the samples, so that evaluation seed s
 # sees the same images as `zoo sample --seed s -n NUM_SAMPLES`.
 SAMPLE_STREAM, NOISE_STREAM, ELBO_STREAM, SUBSET_STREAM = range(4)
+LABEL_STREAM = 4  # class-conditional samples, for label_accuracy
 
 Source = str | os.PathLike[str] | nn.Module
 
@@ -55,8 +69,9 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
     """Evaluate a model on ``data``'s test split once per seed; return means, standard deviations and values.
 
     ``source_or_model`` is a model or anything :func:`zoo.load` takes. ``classifier`` (a model or a source)
-    supplies the feature space for generators; by default the pretrained ``digit-cnn.mnist5k``. It is moved to
-    the model's device. The result::
+    supplies the feature space for generators; by default the one the dataset names (its
+    ``DatasetSpec.classifier``, e.g. ``digit-cnn.mnist5k`` for ``mnist-5k``). It is moved to the model's
+    device. The result::
 
         {"architecture": "dense-vae", "dataset": "mnist-5k", "split": "test", "seeds": [0, 1, 2],
          "num_samples": 1000, "classifier": "digit-cnn.mnist5k",
@@ -71,9 +86,9 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
         raise ConfigError(f"num_samples={num_samples!r}: give an integer from 2 to {MAX_SAMPLES:,}")
     model = _resolve(source_or_model, "model")
     architecture = str(getattr(model, "architecture", type(model).__name__))
-    sampler = _sampler(model)
+    sampler = sampler_of(model)
     autoencoder = isinstance(model, Encoder) and isinstance(model, Decoder)
-    is_classifier = not autoencoder and sampler is None and _is_classifier(model)
+    is_classifier = not autoencoder and sampler is None and isinstance(model, Classifier)
     if not (autoencoder or sampler is not None or is_classifier):
         raise ConfigError(
             f"cannot evaluate {architecture}: it implements neither encode/decode (an autoencoder), sample (a "
@@ -85,9 +100,9 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
 
     dataset = os.fspath(data)
     test = load_dataset(data, "test")
-    data_shape = getattr(getattr(model, "config", None), "data_shape", None)
+    data_shape = data_shape_of(model)
     if data_shape is not None:
-        check_compatible(tuple(data_shape), test.images, where=f"evaluating {architecture} on {dataset}")
+        check_compatible(data_shape, test.images, where=f"evaluating {architecture} on {dataset}")
     device = _device(model)
     per_seed: dict[str, list[float]] = {}
     classifier_label: str | None = None
@@ -150,18 +165,6 @@ def _resolve(source: Source, what: str) -> nn.Module:
     import zoo
 
     return zoo.load(source)
-
-
-def _sampler(model: nn.Module) -> Any:
-    if isinstance(model, Generator):
-        return model
-    if is_gan(model):
-        return model.generator
-    return None
-
-
-def _is_classifier(model: nn.Module) -> bool:
-    return callable(getattr(model, "features", None))
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
@@ -238,19 +241,32 @@ def _autoencoder_metrics(model: Any, train: Data, test: Data, seeds: Sequence[in
         _repeat(per_seed, "probe_accuracy", accuracy, seeds)
     logger.info("reconstruction: mse %.5f, psnr %.2f dB", per_seed["mse"][0], per_seed["psnr"][0])
 
-    denoises = callable(getattr(model, "corrupt", None))
-    variational = callable(getattr(model, "encode_distribution", None))
+    denoises = isinstance(model, Denoiser)
+    variational = isinstance(model, VariationalAutoencoder)
     for seed in seeds:
         if denoises:
             noise = torch.randn(images.shape, generator=_stream(seed, NOISE_STREAM))
             noisy = (images + NOISE_STD * noise).clamp(0.0, 1.0)
             denoised = _batched(lambda x: model.decode(model.encode(x)), noisy, device).reshape(images.shape)
+            # psnr_*: the mean over images of each image's PSNR; psnr_*_split: the PSNR of the split's MSE.
             noisy_psnr, denoised_psnr = float(psnr(noisy, images).mean()), float(psnr(denoised, images).mean())
             _record(per_seed, "psnr_noisy", noisy_psnr)
             _record(per_seed, "psnr_denoised", denoised_psnr)
             _record(per_seed, "psnr_gain", denoised_psnr - noisy_psnr)
+            noisy_split, denoised_split = _split_psnr(noisy, images), _split_psnr(denoised, images)
+            _record(per_seed, "psnr_noisy_split", noisy_split)
+            _record(per_seed, "psnr_denoised_split", denoised_split)
+            _record(per_seed, "psnr_gain_split", denoised_split - noisy_split)
+            logger.info("seed %d: denoising gain %+.2f dB (mean of per-image PSNRs), %+.2f dB (PSNR of the split's "
+                        "MSE)", seed, denoised_psnr - noisy_psnr, denoised_split - noisy_split)
         if variational:
             _record(per_seed, "elbo", _elbo(model, images, _stream(seed, ELBO_STREAM), device))
+
+
+def _split_psnr(images: Tensor, reference: Tensor) -> float:
+    """PSNR in dB of the mean squared error over the whole split (data range 1), not a mean of per-image PSNRs."""
+    mse = float((images.double() - reference.double()).pow(2).mean())
+    return 10.0 * math.log10(1.0 / max(mse, 1e-10))
 
 
 def _linear_probe(train_latents: Tensor, train_labels: Tensor, test_latents: Tensor, test_labels: Tensor) -> float:
@@ -297,26 +313,43 @@ def _elbo(model: Any, images: Tensor, generator: torch.Generator, device: torch.
 # -- generators -------------------------------------------------------------------------------------------------
 
 
+def dataset_classifier(data: str | os.PathLike[str]) -> str | None:
+    """The classifier a registered dataset names for scoring samples (``DatasetSpec.classifier``), or None."""
+    if isinstance(data, os.PathLike):
+        return None
+    from zoo._registry import get_registry
+
+    spec = get_registry().datasets.get(data)
+    return spec.classifier if spec is not None else None
+
+
 def _load_classifier(classifier: Source | None, test: Data, dataset: str) -> tuple[nn.Module, str]:
     if classifier is None:
+        named = dataset_classifier(dataset)
+        if named is None:
+            raise ConfigError(
+                f"generator metrics are computed in a classifier's feature space, and dataset {dataset!r} names "
+                "none; pass classifier= (--classifier) a classifier trained on this data (a run directory, "
+                "NAME.TAG or hf-hub:org/repo)"
+            )
         try:
-            model = _resolve(DEFAULT_CLASSIFIER, "classifier")
+            model = _resolve(named, "classifier")
         except (UnknownModelError, LoadError) as exc:
             raise LoadError(
-                f"generator metrics are computed in the feature space of the classifier {DEFAULT_CLASSIFIER!r}, "
-                f"which cannot be loaded ({exc}). Pass classifier= (--classifier) a trained digit-cnn run directory; "
-                "docs/evaluation.md gives the command that trains it"
+                f"generator metrics on {dataset!r} are computed in the feature space of the classifier {named!r} "
+                f"that the dataset names, which cannot be loaded ({exc}). Pass classifier= (--classifier) a "
+                "trained classifier's run directory; docs/evaluation.md gives the command that trains one"
             ) from None
-        label = DEFAULT_CLASSIFIER
+        label = named
     else:
         model = _resolve(classifier, "classifier")
         label = os.fspath(classifier) if not isinstance(classifier, nn.Module) else _name_of(model)
-    if not _is_classifier(model):
+    if not isinstance(model, Classifier):
         raise ConfigError(f"classifier {label!r} is a {getattr(model, 'architecture', type(model).__name__)} without "
-                          "a features() method; pass a classifier such as digit-cnn")
-    data_shape = getattr(getattr(model, "config", None), "data_shape", None)
-    if data_shape is not None and tuple(data_shape) != tuple(test.images.shape[1:]):
-        raise DataError(f"classifier {label!r} takes images of shape {tuple(data_shape)} but {dataset} has "
+                          "a features() method; pass a model that implements zoo.Classifier")
+    data_shape = data_shape_of(model)
+    if data_shape is not None and data_shape != tuple(test.images.shape[1:]):
+        raise DataError(f"classifier {label!r} takes images of shape {data_shape} but {dataset} has "
                         f"{tuple(test.images.shape[1:])}; pass a classifier trained on {dataset} with --classifier")
     return model, label
 
@@ -354,6 +387,24 @@ def _generator_metrics(sampler: Any, classifier: Any, train: Data, test: Data, s
         _record(per_seed, "class_entropy", class_entropy(probabilities.argmax(dim=1), probabilities.shape[1]))
         _record(per_seed, "confidence", float(probabilities.max(dim=1).values.mean()))
         logger.info("seed %d: fd %.4g, precision %.3f, recall %.3f", seed, distance, precision, recall)
+        if isinstance(sampler, ConditionalGenerator):
+            _label_metrics(sampler, classifier, seed, num_samples, device, per_seed)
+
+
+def _label_metrics(sampler: Any, classifier: Any, seed: int, num_samples: int, device: torch.device,
+                   per_seed: dict[str, list[float]]) -> None:
+    """``label_accuracy``: the share of samples drawn for class ``c`` (every class equally often) that the
+    classifier reads as ``c``; ``label_confidence``: the classifier's mean probability of the asked class."""
+    labels = torch.arange(num_samples) % sampler.num_classes  # (num_samples,)
+    generator = _stream(seed, LABEL_STREAM)
+    chunks = [sampler.sample(len(chunk), generator=generator, labels=chunk.to(device)).detach().float().cpu()
+              for chunk in labels.split(10_000)]
+    probabilities = _batched(classifier, torch.cat(chunks), device).double().softmax(dim=1)  # (num_samples, classes)
+    if probabilities.shape[1] < sampler.num_classes:
+        raise DataError(f"the classifier tells {probabilities.shape[1]} classes apart but the model draws "
+                        f"{sampler.num_classes}; pass a classifier of the model's classes")
+    _record(per_seed, "label_accuracy", float((probabilities.argmax(dim=1) == labels).double().mean()))
+    _record(per_seed, "label_confidence", float(probabilities.gather(1, labels.unsqueeze(1)).mean()))
 
 
 def _samples(sampler: Any, count: int, generator: torch.Generator, device: torch.device) -> Tensor:

@@ -1,4 +1,9 @@
-"""Test utilities for zoo and plugin authors: a local Hugging Face Hub server.
+"""Test utilities for zoo and plugin authors: the model contract and a local Hugging Face Hub server.
+
+``zoo.testing.test_contract`` is the contract every registered model keeps, as a pytest module parametrized over
+the installed architectures (small instances from each spec's ``test_config``)::
+
+    ZOO_STRICT_PLUGINS=1 pytest --pyargs zoo.testing.test_contract -k my-model
 
 `HubServer` speaks the subset of the Hub HTTP API that the real `huggingface_hub` client uses to push and
 pull, so Hub round trips run against 127.0.0.1 with no network::
@@ -13,7 +18,10 @@ pull, so Hub round trips run against 127.0.0.1 with no network::
         hf_hub_download("alice/demo", "config.json", endpoint=hub.endpoint, cache_dir="...")
 
 Set `HF_HUB_DISABLE_TELEMETRY=1` (before importing huggingface_hub) so the client does not call
-`{HF_ENDPOINT}/api/agent-harnesses` on huggingface.co.
+`{HF_ENDPOINT}/api/agent-harnesses` on huggingface.co, and `HF_HUB_DISABLE_XET=1` so LFS files (weights,
+anything of 10 MB or more) go through the LFS batch API: the real Hub stores them through Xet, which a local
+server cannot offer. It also serves branches and tags, commit history, `model_info` with `cardData`,
+`get_paths_info`, organisations (`orgs={"acme": ["alice"]}`) and bounded request bodies (`max_body_bytes`).
 """
 
 from zoo.testing._hub_server import HubServer

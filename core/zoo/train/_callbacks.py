@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from zoo._protocols import Autoencoder, Generator
+from zoo._protocols import Autoencoder, sampler_of
+from zoo._rundir import METRICS_LOG_NAME, iter_metrics
 from zoo._specs import Data
+from zoo.errors import TrainingError
 
 if TYPE_CHECKING:
+    from zoo.data import StreamedData
     from zoo.train._trainer import Trainer
 
 logger = logging.getLogger("zoo.train")
 
-METRICS_NAME = "metrics.jsonl"
+METRICS_NAME = METRICS_LOG_NAME
 
 
 class Callback:
@@ -29,7 +34,7 @@ class Callback:
     def on_train_start(self, trainer: Trainer) -> None: ...
 
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        """After a logged step (every ``log_every`` steps) with that step's losses."""
+        """Every ``log_every`` steps (and at the last one) with each loss's mean over the steps since the last call."""
 
     def on_epoch_end(self, trainer: Trainer) -> None: ...
 
@@ -39,24 +44,19 @@ class Callback:
 
 
 class MetricsLog(Callback):
-    """Per-step losses in ``metrics.jsonl``; lines past a resumed step are dropped so the log stays exact."""
+    """Logged losses in ``metrics.jsonl``; lines past a resumed step are dropped so the log stays exact."""
 
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
         self._pending: list[str] = []
 
     def on_train_start(self, trainer: Trainer) -> None:
-        path = trainer.out / METRICS_NAME
+        path = trainer.run.metrics_log
         self.records = []
-        if path.exists() and trainer.step > 0:
-            for line in path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    break  # a torn last line from a killed process
-                if record.get("step", 0) <= trainer.step:
-                    self.records.append(record)
-        path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        if trainer.step > 0:
+            self.records = [r for r in iter_metrics(path) if _step_of(r) <= trainer.step]
+        with _writing(path):
+            path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
 
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         record = {"step": trainer.step, "epoch": trainer.epoch, **logs}
@@ -65,7 +65,7 @@ class MetricsLog(Callback):
 
     def flush(self, trainer: Trainer) -> None:
         if self._pending:
-            with open(trainer.out / METRICS_NAME, "a") as fh:
+            with _writing(trainer.run.metrics_log), open(trainer.run.metrics_log, "a") as fh:
                 fh.writelines(self._pending)
             self._pending.clear()
 
@@ -120,7 +120,7 @@ def _format(logs: dict[str, float]) -> str:
 class EarlyStopping(Callback):
     """Stops when the first loss on the test split has not improved for ``patience`` epochs."""
 
-    def __init__(self, test_data: Data, *, patience: int) -> None:
+    def __init__(self, test_data: Data | StreamedData, *, patience: int) -> None:
         self.test_data = test_data
         self.patience = patience
         self.best = math.inf
@@ -141,9 +141,10 @@ def _pictures(model: torch.nn.Module, images: torch.Tensor, out: Path, stem: str
     from zoo import _images
 
     with torch.no_grad():
-        if isinstance(model, Generator):
+        sampler = sampler_of(model)  # the model, or a GAN's generator when only that samples
+        if sampler is not None:
             generator = torch.Generator(device=images.device).manual_seed(0)
-            _images.save_image_grid(model.sample(64, generator=generator).float().cpu(), out / f"{stem}samples.png",
+            _images.save_image_grid(sampler.sample(64, generator=generator).float().cpu(), out / f"{stem}samples.png",
                                     nrow=8, scale=2)
         if isinstance(model, Autoencoder):
             originals = Data(images).spread(16).images
@@ -152,19 +153,29 @@ def _pictures(model: torch.nn.Module, images: torch.Tensor, out: Path, stem: str
 
 
 class SampleSnapshots(Callback):
-    """Writes a sample (or reconstruction) grid to ``snapshots/`` every ``every`` steps."""
+    """Writes a sample (or reconstruction) grid to ``snapshots/`` once every ``every`` steps.
+
+    Called on logged steps only, it draws at the first logged step at or after each multiple of ``every``.
+    """
 
     def __init__(self, images: torch.Tensor, *, every: int) -> None:
         self.images = images
         self.every = every
+        self._last: int | None = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self._last = trainer.step
 
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        if trainer.step % self.every == 0:
+        last = trainer.step if self._last is None else self._last
+        if trainer.step // self.every > last // self.every:
             model = trainer.model
             was_training = model.training
             model.eval()
-            _pictures(model, self.images, trainer.out / "snapshots", f"step-{trainer.step:08d}-")
+            with _writing(trainer.run.snapshots):
+                _pictures(model, self.images, trainer.run.snapshots, f"step-{trainer.step:08d}-")
             model.train(was_training)
+        self._last = trainer.step
 
 
 class RunArtifacts(Callback):
@@ -179,7 +190,23 @@ class RunArtifacts(Callback):
         from zoo import _images
 
         model = trainer.model.eval()
-        zoo.save(model, trainer.out)
-        _pictures(model, self.images, trainer.out, "")
-        if self.metrics.records:
-            _images.save_loss_curve(self.metrics.records, trainer.out / "loss_curve.png")
+        with _writing(trainer.out):
+            zoo.save(model, trainer.out)
+            _pictures(model, self.images, trainer.out, "")
+            if self.metrics.records:
+                _images.save_loss_curve(self.metrics.records, trainer.run.loss_curve)
+
+
+def _step_of(record: dict[str, Any]) -> float:
+    step = record.get("step", 0)
+    return step if isinstance(step, int | float) else math.inf
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failed write (a full disk, a read-only folder) into one clear TrainingError."""
+    try:
+        yield
+    except OSError as exc:
+        raise TrainingError(f"cannot write {exc.filename or path} ({exc.strerror or exc}); free some disk space or "
+                            "choose another --out", path=path) from None

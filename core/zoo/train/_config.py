@@ -51,9 +51,15 @@ class TrainConfig(_Frozen):
     warmup_steps: int = Field(0, ge=0, le=1_000_000)
     grad_clip: float | None = Field(None, gt=0)
     checkpoint_every: int = Field(500, ge=0, le=100_000_000)
-    log_every: int = Field(1, ge=1, le=1_000_000)
+    # Losses are summed on the device and read (and checked for NaN) once per log_every steps.
+    log_every: int = Field(50, ge=1, le=1_000_000)
     sample_every: int = Field(0, ge=0, le=100_000_000)
     early_stopping_patience: int = Field(0, ge=0, le=1_000_000)
+    # None: drop an epoch's partial last batch on CUDA (static shapes for the CUDA graph), keep it on CPU.
+    drop_last: bool | None = None
+    cuda_graphs: bool = True
+    # DataLoader worker processes for data streamed from disk (ignored for data held in memory).
+    data_workers: int = Field(0, ge=0, le=64)
     out: str = "runs/run"
 
     @pydantic.model_validator(mode="after")
@@ -68,11 +74,13 @@ class TrainConfig(_Frozen):
     def total_steps(self, steps_per_epoch: int) -> int:
         if self.steps is not None:
             return self.steps
-        return (self.epochs if self.epochs is not None else 10) * steps_per_epoch
+        return (self.epochs if self.epochs is not None else DEFAULT_EPOCHS) * steps_per_epoch
 
 
-# Keys that may differ between a run and its resumption: how long it runs and where it reports.
-RESUMABLE_KEYS = frozenset({"epochs", "steps", "out", "device", "log_every", "sample_every", "checkpoint_every"})
+DEFAULT_EPOCHS = 10
+# Keys that may differ between a run and its resumption: how long it runs, where and how fast, where it reports.
+RESUMABLE_KEYS = frozenset({"epochs", "steps", "out", "device", "log_every", "sample_every", "checkpoint_every",
+                            "cuda_graphs", "data_workers"})
 
 
 def lr_factor(schedule: str, warmup_steps: int, step: int, total_steps: int) -> float:

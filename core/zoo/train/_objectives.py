@@ -15,7 +15,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo._protocols import Autoencoder, is_gan
+from zoo._protocols import (
+    GAN,
+    Classifier,
+    Denoiser,
+    Encoder,
+    LatentSampler,
+    VariationalAutoencoder,
+    ema_generator_of,
+    family_of,
+    gan_fakes,
+)
 from zoo._specs import Data
 from zoo.errors import TrainingError
 
@@ -50,21 +60,27 @@ def _reconstruction_loss(kind: str, output: Tensor, target: Tensor) -> Tensor:
 
 @dataclass
 class Reconstruction:
-    """Autoencoders: reconstruct the (optionally corrupted) input; MSE or binary cross-entropy."""
+    """Autoencoders: reconstruct the (optionally corrupted) input; MSE or binary cross-entropy.
+
+    ``translate`` > 0 first shifts each clean image by up to that fraction of its size (see
+    :func:`translate_randomly`); the shifted image is both the target and what gets corrupted.
+    """
 
     loss_kind: Literal["mse", "bce"] = "mse"
     corruption: Callable[[Tensor], Tensor] | None = None
+    translate: float = 0.0
 
     def __init__(self, loss: Literal["mse", "bce"] = "mse",
-                 corruption: Callable[[Tensor], Tensor] | None = None) -> None:
+                 corruption: Callable[[Tensor], Tensor] | None = None, *, translate: float = 0.0) -> None:
         self.loss_kind = loss
         self.corruption = corruption
+        self.translate = translate
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
     def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
-        images = batch.images
+        images = translate_randomly(batch.images, self.translate) if self.translate > 0 else batch.images
         inputs = self.corruption(images) if self.corruption is not None else images
         loss = _reconstruction_loss(self.loss_kind, model(inputs), images)
         return loss, {"loss": loss.detach()}
@@ -92,6 +108,9 @@ class ELBO:
         return [("model", model, 1)]
 
     def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
+        if not isinstance(model, VariationalAutoencoder):
+            raise TrainingError(f"ELBO trains a VariationalAutoencoder (encode_distribution, reparameterize, "
+                                f"decode); {type(model).__name__} is not one")
         images = batch.images
         mean, logvar = model.encode_distribution(images)  # (N, D) each
         output = model.decode(model.reparameterize(mean, logvar))
@@ -107,6 +126,9 @@ class ELBO:
     def finalize(self, model: Any, data: Data) -> None:
         if not self.fit_sampler:
             return
+        if not (isinstance(model, LatentSampler) and isinstance(model, Encoder)):
+            raise TrainingError(f"ELBO(fit_sampler=True) needs a LatentSampler (fit_sampler(latents)); "
+                                f"{type(model).__name__} has none")
         with torch.no_grad():
             latents = torch.cat([model.encode(chunk) for chunk in data.images.split(1024)])  # (N, D)
         model.fit_sampler(latents)
@@ -144,8 +166,10 @@ class Adversarial:
     """GANs: ``d_steps`` discriminator updates, then one generator update, per training step.
 
     Losses: non-saturating cross-entropy, hinge, or Wasserstein with a gradient penalty on interpolates
-    (``gp_weight``). When the model has a ``generator_ema`` copy, it is moved towards the generator after every
-    generator update with ``ema_decay``. ``translate`` > 0 shifts every image the discriminator sees, real and
+    (``gp_weight``). When the model is an :class:`~zoo._protocols.EMAGenerator` with a copy, the copy is moved
+    towards the generator after every generator update with ``ema_decay``. Fakes come from
+    :func:`~zoo._protocols.gan_fakes` (``generator.sample(n)``, else the model's ``sample(n)``).
+    ``translate`` > 0 shifts every image the discriminator sees, real and
     fake, by up to that fraction of its size (differentiable augmentation, Zhao et al. 2020), which keeps a
     discriminator from memorising a small training set.
     """
@@ -171,6 +195,9 @@ class Adversarial:
         return model.discriminator(images)  # (N,)
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
+        if not isinstance(model, GAN):
+            raise TrainingError(f"Adversarial trains a GAN (.generator and .discriminator modules); "
+                                f"{type(model).__name__} is not one")
         return [("discriminator", model.discriminator, self.d_steps), ("generator", model.generator, 1)]
 
     def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
@@ -178,7 +205,7 @@ class Adversarial:
         n = real.shape[0]
         if network == "discriminator":
             with torch.no_grad():
-                fake = model.generator.sample(n)
+                fake = gan_fakes(model, n)
             real_logits, fake_logits = self._critic(model, real), self._critic(model, fake)  # (N,), (N,)
             if self.loss_kind == "non-saturating":
                 loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
@@ -193,7 +220,13 @@ class Adversarial:
                 logs["gradient_penalty"] = penalty.detach()
             return loss, logs
         if network == "generator":
-            fake_logits = self._critic(model, model.generator.sample(n))
+            fake = gan_fakes(model, n)
+            if not fake.requires_grad:
+                raise TrainingError(
+                    f"{type(model).__name__}'s samples carry no gradient, so its generator cannot learn; sample(n) "
+                    "must keep the autograd graph in training mode (disable grad only under torch.no_grad())"
+                )
+            fake_logits = self._critic(model, fake)
             loss = F.softplus(-fake_logits).mean() if self.loss_kind == "non-saturating" else -fake_logits.mean()
             return loss, {"loss/generator": loss.detach()}
         raise TrainingError(f"Adversarial objective has no network {network!r}")
@@ -209,7 +242,7 @@ class Adversarial:
         return None
 
     def after_update(self, model: Any, network: str) -> None:
-        ema = getattr(model, "generator_ema", None)
+        ema = ema_generator_of(model)
         if network != "generator" or ema is None or self.ema_decay <= 0:
             return
         with torch.no_grad():
@@ -239,19 +272,28 @@ def translate_randomly(images: Tensor, fraction: float) -> Tensor:
     return padded[batch, ys, xs].permute(0, 3, 1, 2)  # (N, C, H, W)
 
 
+def default_objective(model: nn.Module) -> Objective | None:
+    """The objective the protocols of ``model`` imply, or None for a family without one."""
+    family = family_of(model)
+    if family == "gan":
+        return Adversarial()
+    if family == "variational-autoencoder":
+        return ELBO()
+    if family == "autoencoder":
+        return Reconstruction(corruption=model.corrupt if isinstance(model, Denoiser) else None)
+    if family == "classifier" and isinstance(model, Classifier):
+        return Classification()
+    return None
+
+
 def objective_for(model: nn.Module, factory: Callable[[nn.Module], Objective] | None) -> Objective:
     """The objective a variant names, or the one its protocols imply."""
-    if factory is not None:
-        objective = factory(model)
-    elif is_gan(model):
-        objective = Adversarial()
-    elif isinstance(model, Autoencoder):
-        objective = Reconstruction()
-    else:
+    objective = factory(model) if factory is not None else default_objective(model)
+    if objective is None:
         raise TrainingError(
-            f"{type(model).__name__} names no objective and implements neither the Autoencoder protocol "
-            "(encode/decode/forward) nor the GAN one (.generator and .discriminator); give its ModelSpec an "
-            "`objective=`"
+            f"{type(model).__name__} names no objective and is neither a GAN (.generator and .discriminator), an "
+            "autoencoder (encode/decode/forward) nor a classifier (features/forward); give its ModelSpec an "
+            "`objective=`, a callable (model) -> zoo.train.Objective"
         )
     if not isinstance(objective, Objective):
         raise TrainingError(

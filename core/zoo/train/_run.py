@@ -9,7 +9,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from zoo._protocols import data_shape_of
 from zoo._registry import get_registry
+from zoo._specs import Data
 from zoo.errors import ZooError
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import TrainConfig
@@ -21,18 +23,11 @@ logger = logging.getLogger("zoo.train")
 
 
 def plugin_callbacks(config: TrainConfig) -> list[Callback]:
-    """Callbacks contributed by plugins' ``zoo_callbacks`` hook; a raising plugin is logged and skipped."""
-    registry = get_registry()
-    callbacks: list[Callback] = []
-    if registry.manager is None:
-        return callbacks
-    for impl in registry.manager.hook.zoo_callbacks.get_hookimpls():
-        try:
-            callbacks.extend(cast(list[Callback], impl.function(train_config=config)))
-        except Exception as exc:  # one plugin's logger must not stop a training run
-            logger.warning("plugin %r: zoo_callbacks() raised %s: %s; continuing without it", impl.plugin_name,
-                           type(exc).__name__, exc)
-    return callbacks
+    """Callbacks contributed by plugins' ``zoo_callbacks`` hook; a raising or mistyped hook is logged and skipped
+    (fatal with ZOO_STRICT_PLUGINS=1), see :func:`zoo._registry.plugin_callbacks`."""
+    from zoo._registry import plugin_callbacks as from_plugins
+
+    return cast(list[Callback], from_plugins(config))
 
 
 def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: bool = False, quiet: bool = False,
@@ -51,12 +46,13 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
     spec = get_registry().model(name) if isinstance(name, str) and name in get_registry().models else None
     objective = objective_for(model, spec.objective if spec else None)
 
-    train_data = load_dataset(config.data, "train")
-    data_shape = getattr(getattr(model, "config", None), "data_shape", None)
+    train_data = load_dataset(config.data, "train", stream=None)  # streamed from disk when too large for memory
+    data_shape = data_shape_of(model)
     if data_shape is not None:
-        check_compatible(tuple(data_shape), train_data.images, where=config.data)
+        check_compatible(data_shape, train_data.images if isinstance(train_data, Data) else train_data,
+                         where=config.data)
     try:
-        test_data = load_dataset(config.data, "test")
+        test_data = load_dataset(config.data, "test", stream=None)
     except ZooError:
         test_data = train_data[:64]
 

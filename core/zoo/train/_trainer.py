@@ -1,9 +1,12 @@
-"""The generic trainer: one loop for every variant; what differs lives in the objective."""
+"""The generic trainer: one loop for every variant; what differs lives in the objective.
+
+The step itself (and its CUDA graph) is :class:`zoo.train._step.StepEngine`; the run directory's layout is
+:mod:`zoo._rundir`, what it records for ``--resume`` is :mod:`zoo.train._resume`; everything else is a callback.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -13,40 +16,31 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from zoo._files import atomic_write_bytes
-from zoo._serialization import config_document
+from zoo._rundir import RunDir
 from zoo._specs import Data
-from zoo.errors import NonFiniteLossError, ResumeMismatchError, TrainingError
+from zoo.data import StreamedData
+from zoo.errors import NonFiniteLossError, TrainingError
 from zoo.train._callbacks import Callback
-from zoo.train._checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from zoo.train._config import RESUMABLE_KEYS, OptimizerConfig, TrainConfig, lr_factor
+from zoo.train._checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from zoo.train._config import TrainConfig, lr_factor
 from zoo.train._distributed import Distributed
 from zoo.train._objectives import Objective
+from zoo.train._resume import prepare_run
+from zoo.train._step import StepEngine, build_optimizer, choose_mode
 
 logger = logging.getLogger("zoo.train")
 
-TRAIN_CONFIG_NAME = "train_config.json"
-MODEL_CONFIG_NAME = "model_config.json"
+Status = Literal["completed", "early-stopped", "interrupted"]
 
 
 @dataclass(frozen=True)
 class RunResult:
     out: Path
     step: int
-    status: Literal["completed", "early-stopped", "interrupted"]
+    status: Status
     signal: int | None = None
-
-
-def build_optimizer(config: OptimizerConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    if config.name == "adam":
-        return torch.optim.Adam(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-    if config.name == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-    if config.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
@@ -60,11 +54,12 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
 class Trainer:
     """Trains ``model`` on ``data`` (images float ``(N, C, H, W)`` in [0, 1], optional labels) with ``objective``.
 
-    The loop per step: for each network the objective names, in order, compute its loss, backpropagate,
-    average gradients across processes, clip, step its optimizer. Everything else is a callback.
+    ``data`` is a :class:`zoo.Data` held in memory (moved to the device once; batches are index gathers) or a
+    :class:`zoo.data.StreamedData` read from disk batch by batch. Batch order depends only on (seed, epoch),
+    so a run resumes at the same data position.
     """
 
-    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig, data: Data, *,
+    def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig, data: Any, *,
                  name: str = "model", callbacks: Sequence[Callback] = (), dist: Distributed | None = None) -> None:
         self.config = config
         self.name = name
@@ -72,177 +67,201 @@ class Trainer:
         self.device = self.dist.device
         self.model = model.to(self.device)
         self.objective = objective
-        self.data = data.to(self.device)
+        self.streamed = not isinstance(data, Data)
+        self.data = data if self.streamed else data.to(self.device)
         self.callbacks = list(callbacks) if self.dist.is_main else []
-        self.out = Path(config.out)
+        self.run = RunDir(config.out)
+        self.out = self.run.root
         self.updates = objective.updates(self.model)
+        mode, reason = choose_mode(config, self.dist)
         self.optimizers = {
-            network: build_optimizer(config.optimizer_for(network), [p for p in module.parameters() if p.requires_grad])
+            network: build_optimizer(config.optimizer_for(network), [p for p in module.parameters() if p.requires_grad],
+                                     device=self.device, capturable=mode == "graph")
             for network, module, _ in self.updates
         }
         unknown = sorted(set(config.optimizers) - set(self.optimizers))
         if unknown:
             raise TrainingError(f"optimizers given for {unknown}, but this model trains {sorted(self.optimizers)}")
-        self.steps_per_epoch = math.ceil(len(self.data) / config.batch_size)
-        self.total_steps = config.total_steps(self.steps_per_epoch)
+        self.engine = StepEngine(model=self.model, objective=objective, updates=self.updates,
+                                 optimizers=self.optimizers, config=config, dist=self.dist, mode=mode,
+                                 fallback_reason=reason)
+        self.drop_last = config.drop_last if config.drop_last is not None else self.device.type == "cuda"
+        self._set_epoch_length()
         self.step = 0
         self.network_steps = dict.fromkeys(self.optimizers, 0)
+        self.checkpoint_step: int | None = None  # the step of the last checkpoint known to be good
         self.should_stop = False
         self._signal: int | None = None
+
+    def _set_epoch_length(self) -> None:
+        n, size = len(self.data), self.config.batch_size
+        # Dropping the partial batch needs one full batch; a dataset smaller than a batch is one static batch.
+        self.drop_last = self.drop_last and n >= size
+        self.steps_per_epoch = n // size if self.drop_last else math.ceil(n / size)
+        self.total_steps = self.config.total_steps(self.steps_per_epoch)
+        _check_batch_norm(self.model, n, size, self.dist.world_size, self.drop_last)
 
     @property
     def epoch(self) -> int:
         return self.step // self.steps_per_epoch
 
-    # -- run directory --------------------------------------------------------------------------------------
-    def _identity(self) -> dict[str, Any]:
-        return {"model": config_document(self.model), "train": self.config.model_dump(mode="json")}
-
-    def _prepare_out(self, resume: bool) -> None:
-        checkpoint = self.out / CHECKPOINT_NAME
-        if resume:
-            if not checkpoint.exists():
-                raise TrainingError(f"--resume: {self.out} holds no {CHECKPOINT_NAME}; train without --resume")
-            self._check_same_run()
-            state = load_checkpoint(checkpoint, model=self.model, optimizers=self.optimizers)
-            self.step, self.network_steps = state["step"], state["network_steps"]
-            logger.info("resumed %s at step %d", self.out, self.step)
-        elif checkpoint.exists():
-            raise TrainingError(
-                f"{self.out} already holds a training run; pass --resume to continue it, or choose another --out"
-            )
-        if self.dist.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            identity = self._identity()
-            atomic_write_bytes(self.out / MODEL_CONFIG_NAME, (json.dumps(identity["model"], indent=2) + "\n").encode())
-            atomic_write_bytes(self.out / TRAIN_CONFIG_NAME, (json.dumps(identity["train"], indent=2) + "\n").encode())
-
-    def _check_same_run(self) -> None:
-        try:
-            saved = {
-                "model": json.loads((self.out / MODEL_CONFIG_NAME).read_text()),
-                "train": json.loads((self.out / TRAIN_CONFIG_NAME).read_text()),
-            }
-        except (OSError, json.JSONDecodeError) as exc:
-            raise TrainingError(f"cannot read the configs of the run in {self.out} ({exc})") from None
-        now = self._identity()
-        differing = [f"model.{k}" for k in _diff(saved["model"].get("config", {}), now["model"]["config"])]
-        if saved["model"].get("architecture") != now["model"]["architecture"]:
-            differing.insert(0, "architecture")
-        train_keys = _diff(saved["train"], now["train"])
-        differing += [f"train.{k}" for k in train_keys if k.split(".")[0] not in RESUMABLE_KEYS]
-        if differing:
-            raise ResumeMismatchError(
-                f"cannot resume {self.out}: the config differs in {', '.join(differing)}; resume with the original "
-                f"settings (see {TRAIN_CONFIG_NAME} and {MODEL_CONFIG_NAME} there) or start a new run with another "
-                "--out"
-            )
+    # -- checkpoints --------------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        state = load_checkpoint(self.run.checkpoint, model=self.model, optimizers=self.optimizers)
+        self.step, self.network_steps = state.step, state.network_steps
+        self.engine.load_window_state(state.window, state.window_steps)
+        if state.drop_last is not None and state.drop_last != self.drop_last:
+            self.drop_last = state.drop_last  # the data positions of the run being continued win
+            self._set_epoch_length()
+        self.checkpoint_step = self.step
+        logger.info("resumed %s at step %d", self.out, self.step)
 
     def save_checkpoint(self) -> None:
         if not self.dist.is_main:
             return
-        path = self.out / CHECKPOINT_NAME
-        save_checkpoint(path, model=self.model, optimizers=self.optimizers,
-                        state={"step": self.step, "network_steps": self.network_steps})
+        window, window_steps = self.engine.window_state()
+        state = TrainingState(step=self.step, network_steps=self.network_steps, window_steps=window_steps,
+                              drop_last=self.drop_last, window=window)
+        save_checkpoint(self.run.checkpoint, model=self.model, optimizers=self.optimizers, state=state)
+        self.checkpoint_step = self.step
         for callback in self.callbacks:
-            callback.on_checkpoint(self, path)
+            callback.on_checkpoint(self, self.run.checkpoint)
 
-    # -- the loop -----------------------------------------------------------------------------------------------
-    def _batches(self) -> Iterator[Data]:
-        """Batches from a per-epoch permutation that depends only on (seed, epoch): resumable by step count."""
+    # -- the loop -------------------------------------------------------------------------------------------
+    def _orders(self) -> Iterator[torch.Tensor]:
+        """Index batches from a per-epoch permutation that depends only on (seed, epoch): resumable by step."""
         n, size = len(self.data), self.config.batch_size
+        end = self.steps_per_epoch * size
+        step = self.step  # counted here: a DataLoader draws indices ahead of the training step
         while True:
-            epoch, position = divmod(self.step, self.steps_per_epoch)
+            epoch, position = divmod(step, self.steps_per_epoch)
             order = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch))
-            order = order.to(self.device)
-            for start in range(position * size, n, size):
-                yield self.dist.shard(self.data[order[start:start + size]])
+            for start in range(position * size, min(n, end), size):
+                yield order[start:start + size]
+                step += 1
 
-    def _update(self, network: str, module: nn.Module, batch: Data) -> dict[str, Tensor]:
-        optimizer = self.optimizers[network]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
-            loss, logs = self.objective.loss(self.model, network, batch)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLossError(
-                f"the {network} loss became {value} at step {self.step + 1}; the last good checkpoint in {self.out} "
-                "is kept. Lower the learning rate, set grad_clip, or check the data for extreme values"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        (loss * self.dist.loss_scale(len(batch))).backward()
-        self.dist.average_gradients(module)
-        if self.config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(module.parameters(), self.config.grad_clip)
-        optimizer.step()
-        self.network_steps[network] += 1
-        self.objective.after_update(self.model, network)
-        return logs
+    def _batches(self) -> Iterator[Data]:
+        if self.streamed:
+            pin = self.device.type == "cuda"
+            for batch in self.data.loader(self._orders(), workers=self.config.data_workers, pin_memory=pin):
+                labels = None if batch.labels is None else batch.labels.to(self.device, non_blocking=pin)
+                yield self.dist.shard(Data(batch.images.to(self.device, non_blocking=pin), labels))
+        else:
+            for index in self._orders():
+                yield self.dist.shard(self.data[index.to(self.device)])
 
     def fit(self, *, resume: bool = False) -> RunResult:
         torch.manual_seed(self.config.seed)
         self.dist.broadcast_parameters(self.model)
-        self._prepare_out(resume)
+        prepare_run(self.run, self.model, self.config, resume=resume, write=self.dist.is_main)
+        if resume:
+            self._restore()
         self.model.train()
-        status: Literal["completed", "early-stopped", "interrupted"] = "completed"
+        status: Status = "completed"
         for callback in self.callbacks:
             callback.on_train_start(self)
+        scheduled = self.config.lr_schedule != "constant" or self.config.warmup_steps > 0
+        full = self.config.batch_size
+        window_start = self.step - self.engine.window_steps
         with self._signals():
             batches = self._batches()
-            scheduled = self.config.lr_schedule != "constant" or self.config.warmup_steps > 0
             while self.step < self.total_steps:
                 batch = next(batches)
                 if scheduled:
                     self._set_learning_rates()
-                logs: dict[str, Tensor] = {}
-                for network, module, repeats in self.updates:
-                    for _ in range(repeats):
-                        logs.update(self._update(network, module, batch))
+                self.engine.step(batch, full=len(batch) * self.dist.world_size == full)
                 self.step += 1
-                if self.step % self.config.log_every == 0 and self.callbacks:
-                    values = {k: float(v) for k, v in logs.items()}
-                    for callback in self.callbacks:
-                        callback.on_step_end(self, values)
+                for network, _, repeats in self.updates:
+                    self.network_steps[network] += repeats
+                checkpoint_due = bool(self.config.checkpoint_every) and self.step % self.config.checkpoint_every == 0
+                if self.step % self.config.log_every == 0 or checkpoint_due or self.step == self.total_steps:
+                    self._end_window(window_start, log=self.step % self.config.log_every == 0
+                                     or self.step == self.total_steps)
+                    window_start = self.step
+                    self.should_stop = self.dist.any(self.should_stop)
+                    if self.dist.any(self._signal is not None):
+                        status = "interrupted"
                 if self.step % self.steps_per_epoch == 0:
                     for callback in self.callbacks:
                         callback.on_epoch_end(self)
                     self.should_stop = self.dist.any(self.should_stop)
-                if self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0:
+                if checkpoint_due:
                     self.save_checkpoint()
-                if self.dist.any(self._signal is not None):
+                if self.dist.world_size == 1 and self._signal is not None:
                     status = "interrupted"
+                if status == "interrupted":
                     break
                 if self.should_stop:
                     status = "early-stopped"
                     break
+        if self.engine.window_steps and status != "interrupted":
+            self._end_window(window_start, log=True)  # early stop: log the partial window
+        elif self.engine.window_steps:
+            self._check_window(window_start)  # never checkpoint a diverged model; the window stays open
         if status != "interrupted":
             self.model.eval()
-            self.objective.finalize(self.model, self.data)
+            self.objective.finalize(self.model, self._finalize_data())
         self.save_checkpoint()
         self.model.eval()
         for callback in self.callbacks:
             callback.on_train_end(self)
         return RunResult(out=self.out, step=self.step, status=status, signal=self._signal)
 
+    def _check_window(self, window_start: int) -> None:
+        """Read the open window's loss sums (one host read) and raise if any is not finite; keep the window."""
+        tensors, steps = self.engine.window_state()
+        sums = {k[len("loss_sum/"):]: float(v) for k, v in tensors.items() if k.startswith("loss_sum/")}
+        self._raise_if_non_finite(sums, window_start)
+
+    def _end_window(self, window_start: int, *, log: bool) -> None:
+        if not log:
+            self._check_window(window_start)
+            return
+        means, sums, _ = self.engine.read_window()
+        self._raise_if_non_finite(sums, window_start)
+        for callback in self.callbacks:
+            callback.on_step_end(self, means)
+
+    def _raise_if_non_finite(self, sums: dict[str, float], window_start: int) -> None:
+        for network, value in sums.items():
+            if math.isfinite(value):
+                continue
+            first, last = window_start + 1, self.step
+            when = f"at step {last}" if first == last else f"between steps {first} and {last}"
+            if self.checkpoint_step is not None:
+                kept = f"the last good checkpoint (step {self.checkpoint_step}) in {self.out} is kept"
+            else:
+                kept = (f"no checkpoint had been written yet (checkpoint_every={self.config.checkpoint_every}), so "
+                        "there is nothing to resume")
+            raise NonFiniteLossError(
+                f"the {network} loss became {value} {when}; {kept}. Lower the learning rate, set grad_clip, or "
+                "check the data for extreme values (log_every=1 finds the exact step)", path=self.out)
+
+    def _finalize_data(self) -> Data:
+        if not self.streamed:
+            return self.data
+        return self.data.spread(self.data.finalize_limit).to(self.device)
+
     def _set_learning_rates(self) -> None:
         factor = lr_factor(self.config.lr_schedule, self.config.warmup_steps, self.step, self.total_steps)
         for network, optimizer in self.optimizers.items():
+            base = self.config.optimizer_for(network).lr
             for group in optimizer.param_groups:
-                group["lr"] = self.config.optimizer_for(network).lr * factor
+                group["lr"].fill_(base * factor)  # a device tensor: no host read, and a graph sees the new value
 
     @torch.no_grad()
-    def evaluate(self, data: Data) -> float:
-        """Mean of the first network's loss over ``data`` (used by early stopping)."""
+    def evaluate(self, data: Data | StreamedData) -> float:
+        """Mean of the first network's loss over ``data`` (used by early stopping); one host read."""
         was_training = self.model.training
         self.model.eval()
         network = self.updates[0][0]
-        total, count = 0.0, 0
+        total = torch.zeros((), device=self.device)
         for start in range(0, len(data), self.config.batch_size):
             batch = data[start:start + self.config.batch_size].to(self.device)
             loss, _ = self.objective.loss(self.model, network, batch)
-            total += float(loss) * len(batch)
-            count += len(batch)
+            total += loss.float() * len(batch)
         self.model.train(was_training)
-        return total / max(count, 1)
+        return float(total) / max(len(data), 1)
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -267,11 +286,20 @@ class Trainer:
                 signal.signal(s, h)
 
 
-def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(set(a) | set(b))
-        return [d for k in keys for d in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
-    return [] if a == b else [prefix.rstrip(".")]
+def _check_batch_norm(model: nn.Module, n: int, batch_size: int, world_size: int, drop_last: bool) -> None:
+    """Batch normalisation needs two samples per batch; refuse a run that would hand it one."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    local = min(n, batch_size) // world_size
+    last = 0 if drop_last or n <= batch_size else (n % batch_size) // world_size
+    smallest = min(local, last) if last else local
+    if smallest < 2:
+        raise TrainingError(
+            f"the model uses batch normalisation, which needs at least 2 images per batch and process, but this "
+            f"run would give it {smallest} (dataset of {n} image(s), batch_size {batch_size}, {world_size} "
+            f"process(es)); use more images, a batch size whose last batch is not 1 (or --set drop_last=true), "
+            "or a model without batch normalisation"
+        )
 
 
 __all__ = ["RunResult", "Trainer", "build_optimizer"]

@@ -105,10 +105,19 @@ def mlp_parameter_count(widths: Sequence[int], *, batchnorm: bool = False) -> in
 
 
 def flatten_data(x: Tensor, data_shape: tuple[int, int, int]) -> Tensor:
-    """``(N, C, H, W)`` -> ``(N, C*H*W)``, refusing inputs of another shape with a readable error."""
+    """``(N, C, H, W)`` or flat ``(N, C*H*W)`` -> ``(N, C*H*W)``, refusing other shapes with a readable error."""
+    features = math.prod(data_shape)
+    if x.ndim == 2 and x.shape[1] == features:
+        return x
     if x.ndim != 4 or tuple(x.shape[1:]) != tuple(data_shape):
-        raise ValueError(f"expected input of shape (N, {', '.join(map(str, data_shape))}), got {tuple(x.shape)}")
+        raise ValueError(f"expected input of shape (N, {', '.join(map(str, data_shape))}) or flat (N, {features}), "
+                         f"got {tuple(x.shape)}")
     return x.flatten(1)
+
+
+def like_input(out: Tensor, x: Tensor) -> Tensor:
+    """``out`` ``(N, C, H, W)`` in the caller's layout: flat ``(N, C*H*W)`` when the input ``x`` was flat."""
+    return out.flatten(1) if x.ndim == 2 else out
 
 
 def randn(*size: int, device: torch.device, dtype: torch.dtype, generator: torch.Generator | None = None) -> Tensor:

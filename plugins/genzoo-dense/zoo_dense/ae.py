@@ -15,7 +15,16 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import zoo
-from zoo_dense._layers import Activation, DataShape, Hidden, Width, flatten_data, mlp, mlp_parameter_count
+from zoo_dense._layers import (
+    Activation,
+    DataShape,
+    Hidden,
+    Width,
+    flatten_data,
+    like_input,
+    mlp,
+    mlp_parameter_count,
+)
 
 
 class DenseAEConfig(zoo.ModelConfig):
@@ -51,7 +60,8 @@ class DenseAEConfig(zoo.ModelConfig):
 
 
 class DenseAE(nn.Module):
-    """``encode``: data ``(N, C, H, W)`` -> ``(N, latent_dim)``; ``decode`` back to data in [0, 1]."""
+    """``encode``: data ``(N, C, H, W)`` or flat ``(N, C*H*W)`` -> ``(N, latent_dim)``; ``decode`` back to
+    ``(N, C, H, W)``; ``forward`` reconstructs in the caller's layout (flat in, flat out)."""
 
     def __init__(self, *, config: DenseAEConfig) -> None:
         super().__init__()
@@ -79,5 +89,9 @@ class DenseAE(nn.Module):
             out = out.sigmoid()
         return out.unflatten(1, self.config.data_shape)  # (N, C, H, W)
 
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return self.config.data_shape
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.decode(self.encode(x))  # (N, C, H, W)
+        return like_input(self.decode(self.encode(x)), x)  # (N, C, H, W), or (N, C*H*W) for flat x

@@ -78,6 +78,10 @@ class DigitCNN(nn.Module):
         self.feature = nn.Linear(math.prod(config.pooled_shape), config.feature_dim)
         self.head = nn.Sequential(nn.Dropout(config.feature_dropout), nn.Linear(config.feature_dim, config.num_classes))
 
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return self.config.data_shape
+
     def features(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != self.config.data_shape:
             shape = ", ".join(map(str, self.config.data_shape))

@@ -23,6 +23,10 @@ class DenseDAEConfig(DenseAEConfig):
     noise_level: float = Field(
         0.3, ge=0.0, le=1.0, description="noise std (gaussian) or probability a value is dropped (masking)"
     )
+    augment_translation: float = Field(
+        0.0, ge=0.0, le=0.25, description="in training, shift each clean image by up to this fraction of its "
+        "size (2/28 = +-2 pixels) before corrupting it; the shifted image is the target"
+    )
 
 
 class DenseDAE(DenseAE):

@@ -97,7 +97,7 @@ class DenseDiscriminator(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        x = flatten_data(x, self.data_shape)  # (N, C*H*W)
+        x = flatten_data(x, self.data_shape)  # (N, C, H, W) or (N, C*H*W) -> (N, C*H*W)
         return self.net(x).squeeze(1)  # (N,)
 
 
@@ -137,10 +137,18 @@ class DenseGAN(nn.Module):
             self.generator_ema.eval()  # never trained: its BatchNorm (if any) always uses running statistics
         return self
 
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return self.config.data_shape
+
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)  # (N, latent_dim) -> (N, C, H, W)
 
+    @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples ``(n, C, H, W)`` in [0, 1], from the moving-average generator when there is one."""
+        """``n`` samples ``(n, C, H, W)`` in [0, 1], from the moving-average generator when there is one.
+
+        Without autograd history: training draws its fakes from ``generator.sample``, which keeps the graph.
+        """
         source = self.generator_ema if self.generator_ema is not None else self.generator
         return source.sample(n, generator=generator)

@@ -10,7 +10,16 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import zoo
-from zoo_dense._layers import Activation, DataShape, Hidden, flatten_data, mlp, mlp_parameter_count, randn
+from zoo_dense._layers import (
+    Activation,
+    DataShape,
+    Hidden,
+    flatten_data,
+    like_input,
+    mlp,
+    mlp_parameter_count,
+    randn,
+)
 
 
 class DenseVAEConfig(zoo.ModelConfig):
@@ -21,8 +30,9 @@ class DenseVAEConfig(zoo.ModelConfig):
     activation: Activation = Field("relu", description="activation of the hidden layers")
     beta: float = Field(1.0, ge=0.0, le=1000.0, description="weight of the KL term in the ELBO")
     reconstruction: Literal["bce", "mse"] = Field("bce", description="reconstruction term of the ELBO")
-    sampler: Literal["prior", "gmm"] = Field(
-        "prior", description="sample() draws latents from N(0, I), or from a mixture fitted by fit_sampler()"
+    sampler: Literal["prior", "gmm", "gmm-full"] = Field(
+        "prior", description="sample() draws latents from N(0, I), or from a Gaussian mixture fitted by "
+        "fit_sampler(): diagonal (gmm) or full-covariance (gmm-full) components"
     )
     sampler_components: int = Field(10, ge=1, le=64, description="mixture components of the gmm sampler")
 
@@ -43,6 +53,7 @@ class DenseVAE(nn.Module):
     sampler_weights: Tensor  # (K,) mixture weights
     sampler_means: Tensor  # (K, latent_dim)
     sampler_logvars: Tensor  # (K, latent_dim) diagonal log-variances
+    sampler_scale_tril: Tensor  # (K, latent_dim, latent_dim) Cholesky factors; only with sampler "gmm-full"
 
     def __init__(self, *, config: DenseVAEConfig) -> None:
         super().__init__()
@@ -58,6 +69,12 @@ class DenseVAE(nn.Module):
         self.register_buffer("sampler_weights", torch.full((k,), 1.0 / k))
         self.register_buffer("sampler_means", torch.zeros(k, d))
         self.register_buffer("sampler_logvars", torch.zeros(k, d))
+        if config.sampler == "gmm-full":
+            self.register_buffer("sampler_scale_tril", torch.eye(d).repeat(k, 1, 1))
+
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return self.config.data_shape
 
     def encode_distribution(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(flatten_data(x, self.config.data_shape))  # (N, hidden)
@@ -77,10 +94,11 @@ class DenseVAE(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         mean, logvar = self.encode_distribution(x)  # (N, latent_dim) each
         z = self.reparameterize(mean, logvar) if self.training else mean
-        return self.decode(z)  # (N, C, H, W)
+        return like_input(self.decode(z), x)  # (N, C, H, W), or (N, C*H*W) for flat x
 
+    @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples ``(n, C, H, W)`` in [0, 1], latents drawn as ``config.sampler`` says."""
+        """``n`` samples ``(n, C, H, W)`` in [0, 1], latents drawn as ``config.sampler`` says (no autograd history)."""
         means = self.sampler_means
         eps = randn(n, self.config.latent_dim, device=means.device, dtype=means.dtype, generator=generator)
         if self.config.sampler == "prior":
@@ -88,14 +106,18 @@ class DenseVAE(nn.Module):
         source = generator.device if generator is not None else means.device
         component = torch.multinomial(self.sampler_weights.to(source), n, replacement=True, generator=generator)
         component = component.to(means.device)  # (n,)
-        z = means[component] + torch.exp(0.5 * self.sampler_logvars[component]) * eps  # (n, latent_dim)
+        if self.config.sampler == "gmm-full":
+            z = means[component] + (self.sampler_scale_tril[component] @ eps.unsqueeze(2)).squeeze(2)
+        else:
+            z = means[component] + torch.exp(0.5 * self.sampler_logvars[component]) * eps  # (n, latent_dim)
         return self.decode(z)
 
     @torch.no_grad()
     def fit_sampler(self, latents: Tensor) -> None:
-        """Fit the gmm sampler's diagonal Gaussian mixture to encoded training latents ``(N, latent_dim)``.
+        """Fit the sampler's Gaussian mixture (diagonal for "gmm", full-covariance for "gmm-full") to encoded
+        training latents ``(N, latent_dim)``.
 
-        Only the ``sampler_*`` buffers change; ``sample()`` uses them when ``config.sampler`` is "gmm".
+        Only the ``sampler_*`` buffers change; ``sample()`` uses them when ``config.sampler`` is not "prior".
         """
         try:
             from sklearn.mixture import GaussianMixture
@@ -114,8 +136,14 @@ class DenseVAE(nn.Module):
             )
         if not torch.isfinite(latents).all():
             raise ValueError("fit_sampler got latents holding NaN or Inf")
-        gmm = GaussianMixture(n_components=k, covariance_type="diag", random_state=0)
+        full = self.config.sampler == "gmm-full"
+        gmm = GaussianMixture(n_components=k, covariance_type="full" if full else "diag", random_state=0)
         gmm.fit(latents.detach().to("cpu", torch.float64).numpy())
         self.sampler_weights.copy_(torch.from_numpy(gmm.weights_))
         self.sampler_means.copy_(torch.from_numpy(gmm.means_))
-        self.sampler_logvars.copy_(torch.from_numpy(gmm.covariances_).log())
+        covariances = torch.from_numpy(gmm.covariances_)  # (K, d, d) full, (K, d) diagonal
+        if full:
+            self.sampler_scale_tril.copy_(torch.linalg.cholesky(covariances))
+            self.sampler_logvars.copy_(covariances.diagonal(dim1=1, dim2=2).log())
+        else:
+            self.sampler_logvars.copy_(covariances.log())

@@ -1,0 +1,264 @@
+"""One resolver, one loader: a source becomes files plus provenance, then one strict loader builds the model.
+
+A source is parsed once, by its form, never by what happens to exist on disk (timm's ``parse_model_name``):
+
+=================================  ===============  ==========================================================
+source                             kind             resolves to
+=================================  ===============  ==========================================================
+``hf-hub:org/repo[@revision]``     hub              the Hub's ``config.json`` + ``model.safetensors`` at one commit
+``name`` / ``name.tag``            registry         a pretrained entry's files, each checked against its sha256
+a path (``./x``, ``runs/x``,       directory        the folder's ``config.json`` + ``model.safetensors``
+``/abs``, a ``pathlib.Path``)
+=================================  ===============  ==========================================================
+
+A registered name or ``name.tag`` always means the registry, even when a folder of that name exists in the
+working directory: write ``./dense-gan`` to load the folder. A path that does not exist is "no such
+directory", never "no model named". Every kind ends in :func:`zoo._serialization.load_directory`, the one
+strict loader, and the model's ``zoo_source`` records the provenance (entry name, repository and commit).
+
+This module joins ``zoo._hub`` (moving files) and ``zoo._weights`` (the entries' schema); those two do not
+import each other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from zoo._registry import get_registry
+from zoo._specs import NAME_PATTERN
+from zoo._text import shown
+from zoo._weights import (
+    CONFIG_FILE,
+    ENTRY_NAME_PATTERN,
+    WEIGHTS_FILE,
+    FileName,
+    WeightsEntry,
+    default_entry_name,
+    entry_problem,
+    verify_file,
+)
+from zoo.errors import ConfigError, LoadError, UnknownModelError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from zoo._hub import HubFiles
+
+HUB_PREFIX = "hf-hub:"
+_ENTRY_RE = re.compile(ENTRY_NAME_PATTERN)
+HubOptions = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A parsed source: its kind and the text that names it (a path, a registry name or ``org/repo@rev``)."""
+
+    kind: Literal["directory", "registry", "hub"]
+    text: str
+
+
+def parse_source(source: str | os.PathLike[str]) -> Source:
+    """Classify ``source`` by its form alone (see the module docstring)."""
+    if isinstance(source, os.PathLike):
+        return Source("directory", os.fspath(source))
+    if not isinstance(source, str):
+        raise ConfigError(f"a model source is a string or a path, got {type(source).__name__}")
+    if source.startswith(HUB_PREFIX):
+        return Source("hub", source[len(HUB_PREFIX) :])
+    if NAME_PATTERN.match(source) or _ENTRY_RE.match(source):
+        return Source("registry", source)
+    return Source("directory", source)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a source resolved to: the folder holding the two files, and where they came from."""
+
+    directory: Path
+    provenance: dict[str, str] | None
+    where: str
+
+
+def resolve(source: str | os.PathLike[str], *, token: str | bool | None = None,
+            cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Resolved:
+    """Files plus provenance for ``source``; downloads (Hub, plugin entries) and verifies what it must."""
+    parsed = parse_source(source)
+    hub: HubOptions = {"token": token, "cache_dir": cache_dir, "endpoint": endpoint}
+    if parsed.kind == "hub":
+        files = fetch_hub(parsed.text, **hub)
+        assert files.weights is not None
+        return Resolved(files.config.parent, files.source, f"hf-hub:{files.repo_id}@{files.revision}")
+    if parsed.kind == "registry":
+        return resolve_entry(registry_entry(parsed.text), **hub)
+    if any(v is not None for v in hub.values()):
+        given = sorted(k for k, v in hub.items() if v is not None)
+        raise TypeError(f"zoo.load() of a local directory takes no Hub options, got {given}")
+    return Resolved(_directory(parsed.text), None, parsed.text)
+
+
+def load(source: str | os.PathLike[str], *, token: str | bool | None = None,
+         cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> nn.Module:
+    """Resolve ``source``, then build it with the one strict loader; eval mode, ``zoo_source`` set."""
+    from zoo._serialization import load_directory
+
+    resolved = resolve(source, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    model = load_directory(resolved.directory)
+    if resolved.provenance is not None:
+        model.zoo_source = resolved.provenance  # type: ignore[assignment]  # nn.Module's __setattr__ wants tensors
+    return model.eval()
+
+
+# -- directories -------------------------------------------------------------------------------------------
+
+
+def _directory(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise LoadError(f"{shown(text)} is a file, not a directory; zoo.load() takes the directory holding "
+                        f"{CONFIG_FILE} and {WEIGHTS_FILE}", path=path)
+    parent = path.parent
+    hint = f" ({parent} does not exist either)" if str(parent) not in ("", ".") and not parent.exists() else ""
+    raise LoadError(f"no such directory: {shown(text)}{hint}; give the folder `zoo train --out` or zoo.save() "
+                    "wrote, or a registered name (`zoo list`, `zoo list --pretrained`)", path=path)
+
+
+# -- the registry ------------------------------------------------------------------------------------------
+
+
+def registry_entry(name: str) -> WeightsEntry:
+    """The entry a registry source names: ``name.tag`` itself, or an architecture's default entry."""
+    registry = get_registry()
+    if "." not in name:
+        try:
+            registry.model(name)
+        except UnknownModelError as exc:
+            raise UnknownModelError(str(exc) + _folder_hint(name), architecture=name) from None
+        entry_name = default_entry_name(registry, name)
+        if entry_name is None:
+            raise LoadError(
+                f"architecture {name!r} has no pretrained weights yet; train some with `zoo train {name}` and "
+                "load the run directory, or create an untrained one with zoo.create()", architecture=name)
+        name = entry_name
+    try:
+        entry = registry.weights_entry(name)
+    except UnknownModelError as exc:
+        problem = entry_problem(name)
+        if problem is not None:
+            raise LoadError(f"pretrained entry {name!r} is broken and was not registered: {problem}",
+                            architecture=name.split(".", 1)[0]) from None
+        raise UnknownModelError(str(exc) + _folder_hint(name), architecture=name.split(".", 1)[0]) from None
+    if not isinstance(entry, WeightsEntry):
+        raise LoadError(
+            f"pretrained entry {shown(getattr(entry, 'name', entry))!r} is a {type(entry).__name__}, not a "
+            "zoo.WeightsEntry; the plugin that registers it must return zoo.WeightsEntry objects")
+    return entry
+
+
+def _folder_hint(name: str) -> str:
+    return f"; to load the folder {name!r} instead, write it as a path: ./{name}" if Path(name).is_dir() else ""
+
+
+def resolve_entry(entry: WeightsEntry, *, token: str | bool | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Resolved:
+    """The entry's folder, every file checked against the sha256 it records, the config against its record."""
+    from zoo._serialization import read_config_document
+
+    where = f"pretrained entry {entry.name!r}"
+    config_path = entry_file(entry, CONFIG_FILE, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    document = read_config_document(config_path)
+    if document["architecture"] != entry.architecture or document["config"] != entry.config:
+        raise LoadError(
+            f"{CONFIG_FILE} of {where} describes {shown(document['architecture'])!r} with a config that differs "
+            "from the entry's; regenerate the entry with registry/make_entry.py", architecture=entry.architecture)
+    weights_path = entry_file(entry, WEIGHTS_FILE, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    if weights_path.parent != config_path.parent:
+        raise LoadError(f"the files of {where} are not in one folder ({config_path}, {weights_path})")
+    provenance = {"entry": entry.name}
+    if entry.local_dir is None and entry.hub is not None:
+        provenance |= {"repo_id": entry.hub.repo_id, "revision": entry.hub.revision}
+    return Resolved(config_path.parent, provenance, where)
+
+
+def entry_file(entry: WeightsEntry, name: FileName, *, token: str | bool | None = None,
+               cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Path:
+    """The local path of one of the entry's files, downloaded if needed, after its sha256 is verified."""
+    if name not in entry.files:
+        raise LoadError(f"pretrained entry {entry.name!r} has no file {name!r}")
+    if entry.local_dir is not None:
+        path = entry.local_dir / name
+        if not path.is_file():
+            raise LoadError(f"{path} of pretrained entry {entry.name!r} is missing; reinstall the distribution that "
+                            "provides it", path=path)
+    elif entry.hub is not None:
+        from zoo._hub import download_file
+
+        path = download_file(entry.hub.repo_id, name, revision=entry.hub.revision, token=token,
+                             cache_dir=cache_dir, endpoint=endpoint, max_bytes=entry.files[name].size).path
+    else:
+        raise LoadError(
+            f"pretrained entry {entry.name!r} names no Hub repository: a plugin's entries must set "
+            "hub={'repo_id': ..., 'revision': <40-hex commit sha>} so zoo can download and verify its files")
+    verify_file(entry, name, path)
+    return path
+
+
+def load_entry(entry: Any, **hub: Any) -> nn.Module:
+    """Load a pretrained entry object (as the registry holds it) in eval mode."""
+    from zoo._serialization import load_directory
+
+    if not isinstance(entry, WeightsEntry):
+        raise LoadError(
+            f"pretrained entry {shown(getattr(entry, 'name', entry))!r} is a {type(entry).__name__}, not a "
+            "zoo.WeightsEntry; the plugin that registers it must return zoo.WeightsEntry objects")
+    resolved = resolve_entry(entry, **hub)
+    model = load_directory(resolved.directory)
+    model.zoo_source = resolved.provenance  # type: ignore[assignment]
+    return model.eval()
+
+
+# -- the Hub -----------------------------------------------------------------------------------------------
+
+
+def fetch_hub(spec: str, *, token: str | bool | None = None, cache_dir: str | os.PathLike[str] | None = None,
+              endpoint: str | None = None, build: bool = True) -> HubFiles:
+    """``config.json`` first, checked (and with ``build``, validated and built), then the weights at its commit."""
+    from zoo._hub import check_safetensors, fetch_config, fetch_weights
+    from zoo._serialization import build_from_document, read_config_document
+
+    files = fetch_config(spec, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    document = read_config_document(files.config)  # a malformed envelope is refused before the weights
+    if build:  # a load validates the whole config, and builds the model, before the weights are downloaded
+        build_from_document(document, where=f"hf-hub:{files.repo_id}@{files.revision}")
+    files = fetch_weights(files, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    assert files.weights is not None
+    check_safetensors(files.weights)
+    return files
+
+
+def pull(spec: str, *, out: str | os.PathLike[str] | None = None, token: str | bool | None = None,
+         cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Path:
+    """Download ``org/repo[@revision]``'s ``config.json`` and ``model.safetensors``; return their directory.
+
+    Without ``out`` that is the Hugging Face cache's snapshot directory of the resolved commit. With ``out``
+    both files are copied there (created if needed) once both downloads have succeeded, so a failed pull
+    leaves nothing behind. ``zoo.load()`` reads the directory.
+    """
+    return pull_files(spec, out=out, token=token, cache_dir=cache_dir, endpoint=endpoint)[0]
+
+
+def pull_files(spec: str, *, out: str | os.PathLike[str] | None = None, token: str | bool | None = None,
+               cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None
+               ) -> tuple[Path, HubFiles]:
+    from zoo._hub import copy_files
+
+    files = fetch_hub(spec.removeprefix(HUB_PREFIX), token=token, cache_dir=cache_dir, endpoint=endpoint,
+                      build=False)
+    if out is None:
+        return files.config.parent, files
+    return copy_files(files, out), files

@@ -1,0 +1,55 @@
+"""Showing text that came from files or servers: never trusted for display or advice.
+
+``shown(text)`` escapes control characters (terminal escape sequences, newlines, NUL) and bounds the length;
+``install_hint(provider)`` builds a ``pip install`` command only from a valid PEP 508 distribution name and a
+valid PEP 440 version, so a hostile ``config.json`` cannot put pip options or shell syntax into zoo's advice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# PEP 508 names: letters and digits, with '.', '_' and '-' inside (https://peps.python.org/pep-0508/#names).
+DISTRIBUTION_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?")
+MAX_SHOWN = 200
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """``value`` as one printable line: control characters escaped, at most ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def valid_distribution(name: object) -> bool:
+    return isinstance(name, str) and DISTRIBUTION_RE.fullmatch(name) is not None
+
+
+def valid_version(version: object) -> bool:
+    if not isinstance(version, str) or len(version) > 64:
+        return False
+    try:
+        from packaging.version import InvalidVersion, Version
+    except ImportError:  # packaging comes with pip's and huggingface_hub's dependencies; be strict without it
+        return re.fullmatch(r"[0-9]+(\.[0-9]+){0,3}", version) is not None
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def install_hint(provider: Any, architecture: str) -> str:
+    """How to get ``architecture``: ``pip install NAME==VERSION`` when the recorded provider is valid, else prose."""
+    provider = provider if isinstance(provider, dict) else {}
+    name, version = provider.get("distribution"), provider.get("version")
+    if valid_distribution(name):
+        pin = f"=={version}" if valid_version(version) else ""
+        return f"install it with `pip install {name}{pin}`"
+    if name is None:
+        return f"install the plugin that provides {shown(architecture)!r}"
+    return (
+        f"the config names the distribution {shown(name, 80)!r}, which is not a valid package name, so no "
+        f"install command is suggested; find the plugin that provides {shown(architecture)!r}"
+    )

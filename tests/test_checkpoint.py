@@ -1,0 +1,156 @@
+"""Checkpoints: validated after reading, stale temporary files removed, write failures reported clearly."""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from zoo.errors import TrainingError
+from zoo.train import TrainConfig, train
+
+
+def _cfg(tmp_path: Path, **kw) -> TrainConfig:
+    values = {"data": "digits", "steps": 6, "batch_size": 32, "out": str(tmp_path / "run"), "checkpoint_every": 3,
+              "log_every": 3, "device": "cpu"}
+    values.update(kw)
+    return TrainConfig.model_validate_json(json.dumps(values))
+
+
+def _train(tmp_path: Path, *, resume: bool = False, name: str = "dense-gan", **kw):
+    return train(name, _cfg(tmp_path, **kw), resume=resume, quiet=True, data_shape=(1, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A real dense-gan checkpoint after 6 steps: its tensors and metadata."""
+    tmp = tmp_path_factory.mktemp("ckpt")
+    _train(tmp)
+    with safe_open(str(tmp / "run" / "checkpoint.safetensors"), framework="pt") as fh:
+        return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata())
+
+
+def _edit_state(key: str, value) -> Callable[[dict, dict], None]:
+    def edit(tensors: dict, metadata: dict) -> None:
+        state = json.loads(metadata["state"])
+        state[key] = value
+        metadata["state"] = json.dumps(state)
+    return edit
+
+
+def _bad_learning_rate(tensors: dict, metadata: dict) -> None:
+    optimizers = json.loads(metadata["optimizers"])
+    optimizers["generator"]["param_groups"][0]["lr"] = "fast"
+    metadata["optimizers"] = json.dumps(optimizers)
+
+
+def _first(tensors: dict, prefix: str) -> str:
+    return next(k for k in sorted(tensors) if k.startswith(prefix))
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[dict, dict], None], str]] = {
+    "missing step": (lambda t, m: m.update(state=json.dumps({"network_steps": {}})), "step counter is None"),
+    "negative step": (_edit_state("step", -4), "step counter is -4"),
+    "step as text": (_edit_state("step", "6"), "step counter is '6'"),
+    "unknown network": (_edit_state("network_steps", {"critic": 1}), "counts steps for networks \\['critic'\\]"),
+    "bool counter": (_edit_state("network_steps", {"generator": True, "discriminator": 6}), "generator"),
+    "state not json": (lambda t, m: m.update(state="{not json"), "'state' metadata is not valid JSON"),
+    "no optimizers": (lambda t, m: m.pop("optimizers"), "no 'optimizers' entry"),
+    "missing tensor": (lambda t, m: t.pop(_first(t, "model/generator")), "missing \\['generator"),
+    "extra tensor": (lambda t, m: t.update({"model/extra.weight": torch.zeros(2)}), "unexpected \\['extra.weight'\\]"),
+    "wrong shape": (lambda t, m: t.update({_first(t, "model/generator"): torch.zeros(3, 3)}),
+                    "is torch.float32 \\(3, 3\\)"),
+    "wrong dtype": (lambda t, m: t.update({(k := _first(t, "model/discriminator")): t[k].double()}), "float64"),
+    "optimizer key for no parameter": (lambda t, m: t.update({"optim/generator/999/exp_avg": torch.zeros(1)}),
+                                       "'optim/generator/999/exp_avg' that matches no parameter"),
+    "malformed optimizer key": (lambda t, m: t.update({"optim/generator/x": torch.zeros(1)}), "matches no parameter"),
+    "optimizer state of wrong shape": (
+        lambda t, m: t.update({_first(t, "optim/generator/0/exp_avg"): torch.zeros(7)}), "but its parameter is"),
+    "rng state of wrong size": (lambda t, m: t.update({"rng/torch": torch.zeros(10, dtype=torch.uint8)}),
+                                "random number generator state 'rng/torch' is torch.uint8 \\(10,\\)"),
+    "rng state missing": (lambda t, m: t.pop("rng/torch"), "no random number generator state"),
+    "unknown tensor": (lambda t, m: t.update({"junk": torch.zeros(1)}), "unknown tensor 'junk'"),
+    "learning rate not a number": (_bad_learning_rate, "learning rate is 'fast'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_bad_checkpoint_raises_training_error_naming_the_problem(checkpoint, tmp_path, case):
+    tensors, metadata = {k: v.clone() for k, v in checkpoint[0].items()}, dict(checkpoint[1])
+    edit, message = CORRUPTIONS[case]
+    edit(tensors, metadata)
+    # The configs come from a fresh 0-step run in the same folder; then the damaged checkpoint replaces its own.
+    _train(tmp_path, steps=3)
+    save_file(tensors, str(tmp_path / "run" / "checkpoint.safetensors"), metadata=metadata)
+    with pytest.raises(TrainingError, match=message) as info:
+        _train(tmp_path, resume=True)
+    assert "Delete it" in str(info.value) and info.value.path == tmp_path / "run" / "checkpoint.safetensors"
+
+
+def test_garbage_checkpoint_is_a_training_error(tmp_path):
+    _train(tmp_path, steps=3)
+    (tmp_path / "run" / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(TrainingError, match="unreadable"):
+        _train(tmp_path, resume=True)
+
+
+def test_stale_temporary_files_are_removed_by_the_next_write(tmp_path):
+    _train(tmp_path, steps=3)
+    stale = tmp_path / "run" / ".checkpoint.k1ll3d.tmp.safetensors"
+    stale.write_bytes(b"x" * 100)
+    other = tmp_path / "run" / ".notes.tmp.txt"  # not a checkpoint temporary: left alone
+    other.write_text("mine")
+    _train(tmp_path, resume=True, steps=6)
+    assert not stale.exists() and other.exists()
+
+
+def test_full_disk_during_checkpoint_is_one_clear_error(tmp_path, monkeypatch):
+    import zoo.train._checkpoint as ckpt
+
+    _train(tmp_path, steps=3)
+    before = (tmp_path / "run" / "checkpoint.safetensors").read_bytes()
+
+    def full(tensors, path, metadata=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(ckpt, "save_tensors", full)
+    with pytest.raises(TrainingError, match=r"cannot write the checkpoint .*No space left on device.*previous "
+                                            r"checkpoint is kept"):
+        _train(tmp_path, resume=True, steps=6)
+    assert (tmp_path / "run" / "checkpoint.safetensors").read_bytes() == before
+
+
+def test_full_disk_while_saving_the_model_is_one_clear_error(tmp_path, monkeypatch):
+    import zoo
+
+    def full(model, directory):
+        raise OSError(errno.ENOSPC, "No space left on device", str(directory))
+
+    monkeypatch.setattr(zoo, "save", full)
+    with pytest.raises(TrainingError, match="No space left on device"):
+        _train(tmp_path, steps=3)
+
+
+def test_checkpoint_round_trip_keeps_tensor_learning_rates(tmp_path):
+    """Learning rates live on the device as tensors; a resumed optimizer must keep them as tensors."""
+    import zoo
+    from zoo.train._checkpoint import load_checkpoint
+    from zoo.train._config import OptimizerConfig
+    from zoo.train._step import build_optimizer
+
+    _train(tmp_path, steps=3, optimizer={"lr": 2e-4})
+    model = zoo.create("dense-gan", data_shape=(1, 8, 8))
+
+    optimizers = {name: build_optimizer(OptimizerConfig(lr=1.0), list(getattr(model, name).parameters()),
+                                        device=torch.device("cpu")) for name in ("discriminator", "generator")}
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors", model=model, optimizers=optimizers)
+    assert state.step == 3 and state.network_steps == {"discriminator": 3, "generator": 3}
+    for optimizer in optimizers.values():
+        lr = optimizer.param_groups[0]["lr"]
+        assert isinstance(lr, torch.Tensor) and float(lr) == pytest.approx(2e-4)

@@ -1,0 +1,330 @@
+"""The command line: every expected failure is one ``zoo: error:`` line and a non-zero exit, never a traceback;
+misspelled options and commands get a suggestion; -q is quiet; helpers for threads, datasets and fields.
+
+Commands run in-process through ``zoo._cli.main`` so that the walk stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import zoo
+from zoo import _cli
+from zoo._cli import build_parser, choose_threads, main
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hub commands must fail on their arguments, before any request; never reach the network.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_error_line(code: int, err: str, pattern: str = "") -> str:
+    lines = err.strip().splitlines()
+    assert code != 0
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("zoo: error: "), err
+    assert re.search(pattern, lines[0]), f"{pattern!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def saved_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("gan")
+    zoo.save(zoo.create("dense-gan"), directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def saved_ae(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("ae")
+    zoo.save(zoo.create("dense-ae"), directory)
+    return directory
+
+
+# -- every subcommand, bad arguments ------------------------------------------------------------------------------
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+COMMANDS = sorted(_subcommands())
+# A valid invocation prefix (positional arguments) of each command, for the option-level checks below.
+POSITIONALS = {"info": ["dense-ae"], "train": ["dense-ae"], "sample": ["dense-gan"], "reconstruct": ["dense-ae"],
+               "encode": ["dense-ae"], "interpolate": ["dense-ae"], "eval": ["dense-ae"],
+               "push": ["runs/x", "org/repo"], "pull": ["org/repo"], "publish": ["dense-ae.mnist5k", "org/repo"]}
+
+
+def test_the_walk_covers_every_subcommand() -> None:
+    assert set(COMMANDS) >= {"list", "datasets", "info", "plugins", "train", "sample", "reconstruct", "encode",
+                             "interpolate", "eval", "push", "pull", "publish"}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_misspelled_option_gets_the_closest_one(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    options = sorted(o for a in _subcommands()[command]._actions for o in a.option_strings
+                     if o.startswith("--") and len(o) > 6 and o not in ("--help", "--quiet", "--verbose"))
+    option = options[0] if options else "--quiet"
+    misspelled = option[:4] + option[5] + option[4] + option[6:]  # two letters swapped
+    code, out, err = _run(capsys, command, *POSITIONALS.get(command, []), misspelled)
+    line = _assert_one_error_line(code, err, re.escape(f"unrecognized arguments: {misspelled}"))
+    assert f"did you mean {option}" in line
+    assert f"zoo {command} --help" in line  # the command's own help, not the top-level usage
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_stray_argument_is_one_line(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, command, *POSITIONALS.get(command, []), "a", "b", "c")
+    _assert_one_error_line(code, err, "unrecognized arguments|invalid|required|no such|unknown")
+
+
+def test_a_misspelled_command_gets_the_closest_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "trian", "dense-ae")
+    _assert_one_error_line(code, err, "invalid choice: 'trian'.*did you mean train\\?")
+
+
+def test_help_exits_zero_and_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "sample", "--help")
+    assert code == 0 and "--out" in out
+
+
+BAD = [
+    # (argv, what the one line must say)
+    (["info"], "required: name"),
+    (["info", "dense-aee"], "dense-aee.*did you mean|dense-ae"),
+    (["info", "dense-gan.nope"], "nope"),
+    (["list", "--pretrained", "x", "y"], "unrecognized arguments"),
+    (["plugins", "--chek"], "did you mean --check"),
+    (["train", "dense-ae", "--epochs", "0"], "epochs"),
+    (["train", "dense-ae", "--epochs", "x"], "invalid int value: 'x'"),
+    (["train", "dense-ae", "--batch-size", "-1"], "batch_size"),
+    (["train", "dense-ae", "--set", "nope=1"], "zoo train --help"),
+    (["train", "dense-ae", "--set", "latent_dim"], "KEY=VALUE"),
+    (["train", "no-such-model"], "no-such-model"),
+    (["train", "dense-ae", "--threads", "0"], "--threads 0"),
+    (["train", "dense-ae", "--epochs", "1", "--steps", "1"], "not allowed with"),
+    (["sample", "dense-gan", "-n", "-1"], "-n -1: give between 1"),
+    (["sample", "dense-gan", "-n", "x"], "invalid int value"),
+    (["sample", "dense-gan", "--out", "grid.foo"], "suffix '.foo'"),
+    (["sample", "dense-gan", "--out", "grid"], "has no suffix"),
+    (["sample", "dense-gan", "--out", "/dev/full"], "/dev/full: it is a character device"),
+    (["sample", "dense-gan", "--out", "/dev/null"], "/dev/null: it is a character device"),
+    (["sample", "dense-ae"], "cannot sample"),
+    (["sample", "dense-gan", "--label", "3"], "not class-conditional"),
+    (["sample", "./no/such/dir"], "no such"),
+    (["reconstruct", "dense-ae", "-n", "-1"], "-n -1: give between 1"),
+    (["reconstruct", "dense-ae", "-n", "0"], "-n 0: give between 1"),
+    (["reconstruct", "dense-ae", "--split", "val"], "invalid choice: 'val'"),
+    (["reconstruct", "dense-ae", "--out", "r.txt"], "suffix '.txt'"),
+    (["reconstruct", "dense-gan"], "has no encoder"),
+    (["reconstruct", "dense-ae", "--data", "no-such-data"], "no-such-data"),
+    (["reconstruct", "dense-ae", "--data", "digits"], r"takes images of shape \(1, 28, 28\).*has \(1, 8, 8\)"),
+    (["encode", "dense-ae", "--out", "latents.png"], "ending in .npy"),
+    (["encode", "dense-ae", "--plot", "plot.foo"], "suffix '.foo'"),
+    (["encode", "dense-gan"], "has no encoder"),
+    (["interpolate", "dense-ae"], "required: --out"),
+    (["interpolate", "dense-ae", "--out", "s.png", "--steps", "1"], "--steps 1"),
+    (["interpolate", "dense-ae", "--out", "s.png", "--pair", "0", "99999"], "99999"),
+    (["interpolate", "dense-gan", "--out", "s.png"], "encode/decode"),
+    (["eval", "dense-ae", "--seeds", "0"], "--seeds 0"),
+    (["eval", "dense-ae", "--num-samples", "0"], "--num-samples 0"),
+    (["eval", "./no/such/dir"], "no such"),
+    (["push", "./no/such/dir", "org/repo"], "no/such/dir"),
+    (["pull", "not a repo!"], "not a repo"),
+    (["publish", "dense-ae.nope", "org/repo"], "nope"),
+]
+
+
+@pytest.mark.parametrize(("argv", "pattern"), BAD, ids=[" ".join(argv) for argv, _ in BAD])
+def test_bad_arguments_are_one_error_line(argv: list[str], pattern: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, *argv)
+    _assert_one_error_line(code, err, pattern)
+    assert not list(tmp_path.iterdir()), "a failing command left files behind"
+
+
+def test_output_paths_that_are_folders_or_files_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            saved_ae: Path) -> None:
+    code, _, err = _run(capsys, "sample", "dense-gan", "--out", str(tmp_path))
+    _assert_one_error_line(code, err, "it is a folder")
+    (tmp_path / "file").write_text("x")
+    code, _, err = _run(capsys, "train", "dense-ae", "--out", str(tmp_path / "file"))
+    _assert_one_error_line(code, err, "it is a file, not a folder")
+    code, _, err = _run(capsys, "encode", str(saved_ae), "--out", str(tmp_path))
+    _assert_one_error_line(code, err, "ending in .npy|it is a folder")
+
+
+def test_a_hostile_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zoo.save(zoo.create("dense-gan"), tmp_path)
+    for text in ("[" * 300_000 + "]" * 300_000, '{"format_version": 1, "config": ' + "9" * 5000 + "}",
+                 '{"format_version": true, "architecture": "dense-gan", "config": {}}'):
+        (tmp_path / "config.json").write_text(text)
+        code, _, err = _run(capsys, "sample", str(tmp_path), "--out", str(tmp_path / "s.png"))
+        _assert_one_error_line(code, err, "config.json")
+
+
+def test_a_full_disk_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "grid.png"))
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    code, _, err = _run(capsys, "sample", "dense-gan", "--out", str(tmp_path / "grid.png"))
+    _assert_one_error_line(code, err, "No space left on device.*the disk is full")
+    assert not list(tmp_path.iterdir())  # no temporary file left behind
+
+
+def test_interrupted_and_unexpected_failures_are_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    def broken(args: argparse.Namespace) -> int:
+        raise RuntimeError("a plugin's bug")
+
+    monkeypatch.setattr(_cli, "_cmd_plugins", interrupted)
+    code, _, err = _run(capsys, "plugins")
+    assert code == 130
+    _assert_one_error_line(code, err, "interrupted")
+    monkeypatch.setattr(_cli, "_cmd_plugins", broken)
+    code, _, err = _run(capsys, "plugins")
+    _assert_one_error_line(code, err, "unexpected RuntimeError: a plugin's bug.*-v")
+    with pytest.raises(RuntimeError):  # -v shows the traceback
+        main(["-v", "plugins"])
+
+
+# -- what commands write and say ----------------------------------------------------------------------------------
+
+
+def test_encode_says_the_path_it_wrote(tmp_path: Path, saved_ae: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "encode", str(saved_ae), "--out", str(tmp_path / "x"))
+    assert code == 0, err
+    written = tmp_path / "x.npy"
+    assert f"to {written}" in out and written.is_file() and not (tmp_path / "x").exists()
+    assert np.load(written).shape == (1000, zoo.load(saved_ae).config.latent_dim)
+
+
+def test_quiet_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["sample", "dense-gan", "-n", "4", "--out", str(tmp_path / "a.png"), "-q"],
+                 ["-q", "sample", "dense-gan", "-n", "4", "--out", str(tmp_path / "b.png")]):
+        code, out, err = _run(capsys, *argv)
+        assert code == 0 and out == "" and err == ""
+    assert (tmp_path / "a.png").is_file() and (tmp_path / "b.png").is_file()
+    code, out, _ = _run(capsys, "sample", "dense-gan", "-n", "4", "--out", str(tmp_path / "c.png"))
+    assert code == 0 and "wrote 4 samples" in out
+
+
+def test_reconstruct_shows_a_denoiser_its_noisy_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ae_out, dae_out = tmp_path / "ae.png", tmp_path / "dae.png"
+    assert _run(capsys, "reconstruct", "dense-ae", "-n", "4", "--out", str(ae_out))[0] == 0
+    code, out, _ = _run(capsys, "reconstruct", "dense-dae", "-n", "4", "--out", str(dae_out))
+    assert code == 0 and "noisy inputs (top), outputs (middle), clean targets (bottom)" in out
+    with Image.open(ae_out) as ae, Image.open(dae_out) as dae:
+        row = (28 * 2 + 2)
+        assert ae.size[1] == 2 * row + 2 and dae.size[1] == 3 * row + 2
+        pixels = torch.tensor(np.asarray(dae), dtype=torch.float32)
+    noisy, target = pixels[2:2 + 56], pixels[2 + 2 * row:2 + 2 * row + 56]
+    # The top row is the clean bottom row plus noise: they differ, and the noise lights up the background.
+    assert (noisy - target).abs().mean() > 10
+    assert (noisy[target == 0] > 0).float().mean() > 0.3
+
+
+def test_train_overwrite_replaces_only_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "dense-ae", "--steps", "2", "--out", str(run), "-q"]
+    assert _run(capsys, *argv)[0] == 0
+    code, _, err = _run(capsys, *argv)
+    _assert_one_error_line(code, err, "already holds a training run")
+    code, out, err = _run(capsys, *argv, "--overwrite")
+    assert code == 0 and out == "", err
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    code, _, err = _run(capsys, "train", "dense-ae", "--steps", "2", "--out", str(other), "--overwrite")
+    _assert_one_error_line(code, err, "not a zoo run directory")
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+# -- discoverability ----------------------------------------------------------------------------------------------
+
+
+def test_datasets_lists_sizes_and_splits(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "datasets")
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["mnist-5k"][1:4] == ["4,000", "1,000", "1x28x28"]
+    assert rows["digits"][1:4] == ["1,438", "359", "1x8x8"]
+    assert "docs/data.md" in out
+
+
+@pytest.mark.parametrize("argv", [["train", "--help"], ["info", "dense-gan"]])
+def test_training_fields_are_shown_with_ranges(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, *argv)
+    assert code == 0
+    from zoo.train import TrainConfig
+
+    for field in TrainConfig.model_fields:
+        if field != "optimizers":
+            assert re.search(rf"^  {field}\b", out, flags=re.MULTILINE) or f"  {field}." in out, field
+    assert re.search(r"optimizer\.betas +\[float, float\]", out)
+    assert re.search(r"early_stopping_patience +int \(>= 0, <= \d+\)", out)
+    assert re.search(r"lr_schedule +one of constant, cosine", out)
+    assert "optimizers.NETWORK.FIELD" in out
+
+
+# -- threads ------------------------------------------------------------------------------------------------------
+
+
+def test_threads_follow_the_machine_and_the_overrides() -> None:
+    assert choose_threads(None, environ={}, cores=2, load=0.1)[0] == 2
+    assert choose_threads(None, environ={}, cores=16, load=0.0)[0] == 4  # at most 4 by default
+    threads, why = choose_threads(None, environ={}, cores=2, load=1.9)
+    assert threads == 1 and "busy" in why and "--threads" in why and "OMP_NUM_THREADS" in why
+    assert choose_threads(None, environ={}, cores=2, load=7.0)[0] == 1
+    assert choose_threads(None, environ={"OMP_NUM_THREADS": "3"}, cores=2, load=1.9)[0] is None
+    assert choose_threads(3, environ={"OMP_NUM_THREADS": "1"}, cores=2, load=1.9)[0] == 3
+
+
+def test_the_cli_applies_the_thread_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+    before = torch.get_num_threads()
+    try:
+        with caplog.at_level(logging.INFO, logger="zoo.cli"):
+            code, _, _ = _run(capsys, "sample", "dense-gan", "-n", "2", "--out", str(tmp_path / "s.png"))
+        assert code == 0 and torch.get_num_threads() == 1
+        assert "busy" in caplog.text and "--threads" in caplog.text
+        argv = ["sample", "dense-gan", "-n", "2", "--threads", "2", "--out", str(tmp_path / "t.png")]
+        assert _run(capsys, *argv)[0] == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_cli_messages_are_json_safe(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "info", "dense-ae", "--json")
+    assert code == 0 and json.loads(out)["name"] == "dense-ae"
