@@ -364,10 +364,10 @@ def test_drop_last_gives_static_batches(tmp_path, monkeypatch):
     shapes: list[int] = []
     real = StepEngine.step
 
-    def record(self, batch, *, full):
+    def record(self, batch, *, global_size):
         shapes.append(len(batch))
-        assert full
-        return real(self, batch, full=full)
+        assert global_size == 100
+        return real(self, batch, global_size=global_size)
 
     monkeypatch.setattr(StepEngine, "step", record)
     n = len(load_dataset("digits", "train"))

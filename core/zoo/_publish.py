@@ -24,6 +24,7 @@ from zoo._hub import (
     PushResult,
     upload_folder,
 )
+from zoo._rundir import RunDir
 from zoo._text import valid_distribution
 from zoo._weights import Metrics, WeightsEntry, read_metrics
 from zoo.errors import LoadError
@@ -115,7 +116,7 @@ def _training_summary(run: Path) -> dict[str, Any]:
     """The run's training settings for the card, minus anything machine-local (output path, device)."""
     from zoo._registry import get_registry
 
-    path = run / "train_config.json"
+    path = RunDir(run).train_config
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr
 
+from zoo._rundir import RunDir
 from zoo._specs import NAME_PATTERN
 from zoo._text import shown
 from zoo.errors import ChecksumError, ConfigError, LoadError
@@ -268,7 +269,7 @@ def make_entry(run_dir: str | os.PathLike[str], name: str, *, command: str, note
     run = Path(run_dir)
     document = read_config_document(run / CONFIG_FILE)
     load_directory(run)  # the run must load before it becomes an entry
-    train_config = _read_json(run / "train_config.json")
+    train_config = _read_json(RunDir(run).train_config)
     seed, dataset = train_config.get("seed"), train_config.get("data")
     if not isinstance(seed, int) or not isinstance(dataset, str):
         raise ConfigError(f"{run / 'train_config.json'} must hold an integer 'seed' and a dataset name 'data'")
@@ -316,7 +317,7 @@ def read_metrics(run_dir: Path) -> Metrics | None:
     """The run's ``metrics.json`` (written by an evaluation), validated; None when there is none."""
     from zoo._config import validate_config
 
-    path = run_dir / "metrics.json"
+    path = RunDir(run_dir).eval_metrics
     if not path.is_file():
         return None
     metrics: Metrics = validate_config(Metrics, path.read_bytes(), where=str(path))
@@ -328,7 +329,7 @@ def _run_metrics(run: Path, dataset: str) -> Metrics | None:
     if evaluated is not None:
         return evaluated
     records = []
-    log = run / "metrics.jsonl"
+    log = RunDir(run).metrics_log
     if log.is_file():
         for line in log.read_text(encoding="utf-8").splitlines():
             try:

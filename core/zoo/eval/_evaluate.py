@@ -42,13 +42,14 @@ from zoo._protocols import (
     data_shape_of,
     sampler_of,
 )
+from zoo._rundir import EVAL_METRICS_NAME
 from zoo._specs import Data
 from zoo.errors import ConfigError, DataError, LoadError, UnknownModelError
 from zoo.eval._metrics import EVAL_EXTRA, class_entropy, frechet_distance, precision_recall, psnr
 
 logger = logging.getLogger("zoo.eval")
 
-METRICS_NAME = "metrics.json"
+METRICS_NAME = EVAL_METRICS_NAME  # the run directory layout lives in zoo._rundir
 RESULT_NAME = "eval.json"
 # The denoising test: Gaussian noise of this std, clipped to [0, 1], whatever the model was trained with.
 NOISE_STD = 0.3

@@ -19,12 +19,14 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
+from zoo._rundir import CHECKPOINT_NAME
 from zoo._serialization import save_tensors
 from zoo.errors import TrainingError
 
 logger = logging.getLogger("zoo.train")
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
+__all__ = ["CHECKPOINT_NAME", "TrainingState", "load_checkpoint", "save_checkpoint"]
+
 # A checkpoint is weights plus a few states of the same size; this only stops absurd metadata.
 MAX_METADATA_CHARS = 10_000_000
 

@@ -45,15 +45,20 @@ class Distributed:
         """This rank's slice of the global batch."""
         if self.world_size == 1:
             return batch
-        self._global_batch = len(batch)
         index = torch.arange(len(batch), device=batch.images.device).tensor_split(self.world_size)[self.rank]
         return batch[index]
 
-    def loss_scale(self, local_batch: int) -> float:
+    def shard_index(self, index: torch.Tensor) -> torch.Tensor:
+        """This rank's part of a global batch's indices (the same rows :meth:`shard` keeps), before reading."""
+        if self.world_size == 1:
+            return index
+        return index.tensor_split(self.world_size)[self.rank]
+
+    def loss_scale(self, local_batch: int, global_batch: int) -> float:
         """Scale making the averaged gradient equal the gradient of the mean loss over the global batch."""
         if self.world_size == 1:
             return 1.0
-        return local_batch * self.world_size / self._global_batch
+        return local_batch * self.world_size / global_batch
 
     def average_gradients(self, module: nn.Module) -> None:
         if self.world_size == 1:

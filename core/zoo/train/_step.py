@@ -80,7 +80,7 @@ class StepEngine:
 
     def __init__(self, *, model: nn.Module, objective: Objective, updates: list[tuple[str, nn.Module, int]],
                  optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig, dist: Distributed,
-                 mode: Mode, fallback_reason: str = "") -> None:
+                 mode: Mode, fallback_reason: str = "", full_size: int | None = None) -> None:
         self.model = model
         self.objective = objective
         self.updates = updates
@@ -89,6 +89,7 @@ class StepEngine:
         self.dist = dist
         self.device = dist.device
         self.mode: Mode = mode
+        self.full_size = full_size or config.batch_size  # the global batch size of every full (static) batch
         if fallback_reason:
             logger.info("training step runs eagerly: %s", fallback_reason)
         # While one network updates, the others' parameters need no gradient: a GAN's generator step then skips
@@ -103,22 +104,24 @@ class StepEngine:
         self._static: Data | None = None
         self._graph: Any = None
         self._adds: dict[str, int] = {}
+        self._scale = 1.0
         self._static_steps = 0
 
     def _zero(self) -> Tensor:
         return torch.zeros((), dtype=torch.float32, device=self.device)
 
     # -- one step -----------------------------------------------------------------------------------------
-    def step(self, batch: Data, *, full: bool) -> None:
-        """One training step on ``batch``; ``full`` says whether it has the run's fixed batch shape.
+    def step(self, batch: Data, *, global_size: int) -> None:
+        """One training step on ``batch``, this process's part of a global batch of ``global_size`` samples.
 
         A partial batch (the end of an epoch, unless ``drop_last``) runs outside the static buffers and the
         graph, on the same parameters and optimizer states.
         """
         self.window_steps += 1
+        self._scale = self.dist.loss_scale(len(batch), global_size)
         if self.mode == "eager":
             self._run(batch, zero_in_place=False)
-        elif not full:
+        elif global_size != self.full_size:
             self._run(batch, zero_in_place=True)
         elif self.mode == "static":
             self._run(self._copy_to_static(batch), zero_in_place=True)
@@ -131,7 +134,7 @@ class StepEngine:
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision,
                                   cache_enabled=self.mode == "eager")
         adds: dict[str, int] = {}
-        scale = self.dist.loss_scale(len(batch))
+        scale = self._scale
         for network, module, repeats in self.updates:
             optimizer = self.optimizers[network]
             for _ in range(repeats):

@@ -84,7 +84,7 @@ class Trainer:
             raise TrainingError(f"optimizers given for {unknown}, but this model trains {sorted(self.optimizers)}")
         self.engine = StepEngine(model=self.model, objective=objective, updates=self.updates,
                                  optimizers=self.optimizers, config=config, dist=self.dist, mode=mode,
-                                 fallback_reason=reason)
+                                 fallback_reason=reason, full_size=min(config.batch_size, len(self.data)))
         self.drop_last = config.drop_last if config.drop_last is not None else self.device.type == "cuda"
         self._set_epoch_length()
         self.step = 0
@@ -143,9 +143,11 @@ class Trainer:
     def _batches(self) -> Iterator[Data]:
         if self.streamed:
             pin = self.device.type == "cuda"
-            for batch in self.data.loader(self._orders(), workers=self.config.data_workers, pin_memory=pin):
+            # Each process reads only its own rows of the global batch.
+            local = (self.dist.shard_index(index) for index in self._orders())
+            for batch in self.data.loader(local, workers=self.config.data_workers, pin_memory=pin):
                 labels = None if batch.labels is None else batch.labels.to(self.device, non_blocking=pin)
-                yield self.dist.shard(Data(batch.images.to(self.device, non_blocking=pin), labels))
+                yield Data(batch.images.to(self.device, non_blocking=pin), labels)
         else:
             for index in self._orders():
                 yield self.dist.shard(self.data[index.to(self.device)])
@@ -161,7 +163,6 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_start(self)
         scheduled = self.config.lr_schedule != "constant" or self.config.warmup_steps > 0
-        full = self.config.batch_size
         window_start = self.step - self.engine.window_steps
         with self._signals():
             batches = self._batches()
@@ -169,7 +170,9 @@ class Trainer:
                 batch = next(batches)
                 if scheduled:
                     self._set_learning_rates()
-                self.engine.step(batch, full=len(batch) * self.dist.world_size == full)
+                position = self.step % self.steps_per_epoch
+                self.engine.step(batch, global_size=min(self.config.batch_size,
+                                                        len(self.data) - position * self.config.batch_size))
                 self.step += 1
                 for network, _, repeats in self.updates:
                     self.network_steps[network] += repeats
