@@ -122,6 +122,8 @@ BAD = [
     (["train", "dense-ae", "--batch-size", "-1"], "batch_size"),
     (["train", "dense-ae", "--set", "nope=1"], "zoo train --help"),
     (["train", "dense-ae", "--set", "latent_dim"], "KEY=VALUE"),
+    (["train", "dense-ae", "--set", "latent_dim=" + "[" * 100_000 + "]" * 100_000], "too deeply nested"),
+    (["train", "dense-ae", "--set", "latent_dim=" + "9" * 5000], "too large"),
     (["train", "no-such-model"], "no-such-model"),
     (["train", "dense-ae", "--threads", "0"], "--threads 0"),
     (["train", "dense-ae", "--epochs", "1", "--steps", "1"], "not allowed with"),
@@ -157,7 +159,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "pattern"), BAD, ids=[" ".join(argv) for argv, _ in BAD])
+@pytest.mark.parametrize(("argv", "pattern"), BAD, ids=[" ".join(argv)[:60] for argv, _ in BAD])
 def test_bad_arguments_are_one_error_line(argv: list[str], pattern: str, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
@@ -214,6 +216,16 @@ def test_interrupted_and_unexpected_failures_are_one_line(monkeypatch: pytest.Mo
     _assert_one_error_line(code, err, "unexpected RuntimeError: a plugin's bug.*-v")
     with pytest.raises(RuntimeError):  # -v shows the traceback
         main(["-v", "plugins"])
+
+
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def without_extra(*args: object, **kwargs: object) -> None:
+        raise ImportError("evaluation needs torchmetrics: pip install genzoo[eval]")
+
+    monkeypatch.setattr(zoo, "evaluate", without_extra)
+    code, _, err = _run(capsys, "eval", "dense-ae")
+    _assert_one_error_line(code, err, re.escape("pip install genzoo[eval]"))
 
 
 # -- what commands write and say ----------------------------------------------------------------------------------

@@ -20,3 +20,14 @@ def test_two_gigabyte_npy_trains_in_under_one_gigabyte(tmp_path: Path) -> None:
     result = bench.measure(npy, steps=100, workers=0)
     assert result["steps"] == 100
     assert result["peak_rss_mb"] < 1024, result
+
+
+def test_training_doc_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks, "docs/training.md lost its example"
+    for block in blocks:
+        exec(compile(block, "docs/training.md", "exec"), {})

@@ -80,6 +80,9 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text  # a bare string such as loss=hinge
+    except (RecursionError, ValueError):  # nested too deeply, or an integer beyond Python's digit limit
+        raise ConfigError(f"--set value {text[:40]!r}...: too deeply nested or too large to be a config value"
+                          ) from None
 
 
 def split_overrides(pairs: list[str], model_fields: set[str], train_fields: set[str]) -> tuple[dict[str, Any],
@@ -140,8 +143,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(name, config, resume=args.resume, quiet=args.quiet, **model_overrides)
     if result.status == "interrupted":
         signal_name = signal.Signals(result.signal).name if result.signal else "signal"
-        print(f"zoo: {signal_name} at step {result.step}: checkpoint saved in {result.out}; continue with "
-              f"`zoo train --out {shlex.quote(str(result.out))} --resume`", file=sys.stderr)
+        print(f"zoo: error: interrupted by {signal_name} at step {result.step}: checkpoint saved in {result.out}; "
+              f"continue with `zoo train --out {shlex.quote(str(result.out))} --resume`", file=sys.stderr)
         return 128 + (result.signal or 2)
     report(args, f"trained {name} for {result.step} steps ({result.status}); run directory: {result.out}")
     return 0

@@ -174,12 +174,13 @@ def save(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
 
 def _make_directory(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"cannot save into {directory}: it is a file, not a folder; give a folder path")
+        raise ConfigError(f"cannot save into {directory}: it is a file, not a folder; give a folder path",
+                          path=directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the folder {directory} ({exc.strerror or exc}); give a writable "
-                          "folder path") from None
+                          "folder path", path=directory) from None
 
 
 @contextlib.contextmanager
@@ -244,15 +245,15 @@ def read_regular_file(path: Path, limit: int, *, what: str) -> bytes:
         _require_regular(path, os.stat(path).st_mode, what)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise LoadError(f"{path} does not exist") from None
+        raise LoadError(f"{path} does not exist", path=path) from None
     except OSError as exc:
-        raise LoadError(f"cannot open {path} ({exc.strerror or exc})") from None
+        raise LoadError(f"cannot open {path} ({exc.strerror or exc})", path=path) from None
     try:
         info = os.fstat(fd)
         _require_regular(path, info.st_mode, what)  # it may have been swapped since the check above
         if info.st_size > limit:
             raise LoadError(f"{path} is {info.st_size:,} bytes; a {what} is at most {limit:,} bytes, so this is "
-                            "not one; refusing it")
+                            "not one; refusing it", path=path)
         chunks = []
         remaining = limit + 1
         while remaining > 0:
@@ -262,12 +263,12 @@ def read_regular_file(path: Path, limit: int, *, what: str) -> bytes:
             chunks.append(chunk)
             remaining -= len(chunk)
     except OSError as exc:
-        raise LoadError(f"cannot read {path} ({exc.strerror or exc})") from None
+        raise LoadError(f"cannot read {path} ({exc.strerror or exc})", path=path) from None
     finally:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > limit:
-        raise LoadError(f"{path} grew beyond {limit:,} bytes while being read; refusing it")
+        raise LoadError(f"{path} grew beyond {limit:,} bytes while being read; refusing it", path=path)
     return data
 
 
@@ -275,7 +276,7 @@ def _require_regular(path: Path, mode: int, what: str) -> None:
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
         link = " (through a symlink)" if path.is_symlink() else ""
-        raise LoadError(f"{path} is {kind}{link}, not a regular file; a {what} must be a regular file")
+        raise LoadError(f"{path} is {kind}{link}, not a regular file; a {what} must be a regular file", path=path)
 
 
 def _is_regular(path: Path) -> bool:
@@ -288,35 +289,36 @@ def _is_regular(path: Path) -> bool:
 def read_config_document(path: Path) -> dict[str, Any]:
     """Read and check the envelope of a ``config.json`` (not yet the model config itself)."""
     if not path.exists() and not path.is_symlink():
-        raise LoadError(f"{path} does not exist; a saved model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+        raise LoadError(f"{path} does not exist; a saved model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}",
+                        path=path)
     try:
         raw = read_regular_file(path, MAX_CONFIG_BYTES, what=f"zoo {CONFIG_NAME}")
     except LoadError as exc:
         if "is at most" in str(exc):
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(str(exc), path=path) from None
         raise
     document = parse_json(raw, where=str(path), fix="re-save the model with zoo.save()")
     if not isinstance(document, dict):
-        raise ConfigError(f"{path} must hold a JSON object, found {type(document).__name__}")
+        raise ConfigError(f"{path} must hold a JSON object, found {type(document).__name__}", path=path)
     allowed = {"format_version", "architecture", "provider", "config", WEIGHTS_ID_KEY}
     unknown = sorted(set(document) - allowed)
     if unknown:
-        raise ConfigError(f"{path} has unknown keys {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(f"{path} has unknown keys {unknown}; allowed: {sorted(allowed)}", path=path)
     version = document.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:  # a bool is an int: true == 1 must not pass
         raise ConfigError(
             f"{path} has format_version {json.dumps(version)}; this zoo reads version {FORMAT_VERSION}. "
-            "Upgrade zoo or re-save the model"
+            "Upgrade zoo or re-save the model", path=path
         )
     if not isinstance(document.get("architecture"), str) or not isinstance(document.get("config"), dict):
-        raise ConfigError(f"{path} must name an 'architecture' (string) and hold a 'config' (object)")
+        raise ConfigError(f"{path} must name an 'architecture' (string) and hold a 'config' (object)", path=path)
     provider = document.get("provider", {})
     if not isinstance(provider, dict) or not all(isinstance(v, str) for v in provider.values()):
-        raise ConfigError(f"{path}: 'provider' must be an object of strings")
+        raise ConfigError(f"{path}: 'provider' must be an object of strings", path=path)
     weights_id = document.get(WEIGHTS_ID_KEY)
     if weights_id is not None and not (isinstance(weights_id, str) and WEIGHTS_ID_PATTERN.match(weights_id)):
         raise ConfigError(f"{path}: {WEIGHTS_ID_KEY!r} must be 32 lowercase hex digits, found "
-                          f"{json.dumps(weights_id)[:40]}; re-save the model with zoo.save()")
+                          f"{json.dumps(weights_id)[:40]}; re-save the model with zoo.save()", path=path)
     return document
 
 
@@ -399,7 +401,8 @@ class _Weights:
             self.metadata = _metadata(data)
             self.tensors = load_bytes(data)
         except (SafetensorError, ValueError, RuntimeError, struct.error) as exc:
-            raise LoadError(f"{path} is corrupt or truncated ({str(exc)[:200]}); re-download or re-save it") from None
+            raise LoadError(f"{path} is corrupt or truncated ({str(exc)[:200]}); re-download or re-save it",
+                            path=path) from None
 
     @property
     def weights_id(self) -> str | None:
@@ -463,7 +466,8 @@ def _tied_from_metadata(weights: _Weights) -> dict[str, str]:
     except (ValueError, RecursionError):
         tied = None
     if not isinstance(tied, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tied.items()):
-        raise LoadError(f"{weights.path}: its {METADATA_TIED_KEY!r} metadata is not a map of tensor names; re-save it")
+        raise LoadError(f"{weights.path}: its {METADATA_TIED_KEY!r} metadata is not a map of tensor names; re-save "
+                        "it", path=weights.path)
     return tied
 
 
@@ -504,7 +508,8 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
             raise WeightsMismatchError(
                 f"{directory}: {CONFIG_NAME} (save {weights_id}) and {weights_path.name} (save "
                 f"{weights.weights_id or 'unknown'}) come from different saves; another process may still be "
-                "writing the folder (retry), or the files were copied together by hand (re-save the model)"
+                "writing the folder (retry), or the files were copied together by hand (re-save the model)",
+                path=directory,
             )
         time.sleep(0.02)
 

@@ -15,6 +15,15 @@ import torch.distributed as torch_dist
 from torch import nn
 
 from zoo._specs import Data
+from zoo.errors import TrainingError
+
+
+def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise TrainingError("device 'cuda' was asked for but no CUDA device is available; use --set device=cpu")
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
 
 
 @dataclass
@@ -25,8 +34,6 @@ class Distributed:
 
     @classmethod
     def from_environment(cls, device_choice: str) -> Distributed:
-        from zoo.train._trainer import resolve_device
-
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         device = resolve_device(device_choice, local_rank)

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
 from zoo._specs import Data
+from zoo.errors import NonFiniteLossError, TrainingError
 from zoo.train._config import OptimizerConfig, TrainConfig
 from zoo.train._distributed import Distributed
 from zoo.train._objectives import Objective
@@ -129,16 +132,17 @@ class StepEngine:
             self._run_graph(batch)
 
     def _run(self, batch: Data, *, zero_in_place: bool) -> None:
-        precision = self.config.precision == "bf16"
         # The autocast cache would hold casts across replays of a graph; it must be off inside one.
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision,
-                                  cache_enabled=self.mode == "eager")
+        autocast: contextlib.AbstractContextManager[Any] = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=self.mode == "eager")
+            if self.config.precision == "bf16" else contextlib.nullcontext())
         adds: dict[str, int] = {}
         scale = self._scale
         for network, module, repeats in self.updates:
             optimizer = self.optimizers[network]
+            others = self.others[network]
             for _ in range(repeats):
-                with autocast, _frozen(self.others[network]):
+                with autocast, _frozen(others) if others else contextlib.nullcontext():
                     loss, logs = self.objective.loss(self.model, network, batch)
                 # In place, gradients keep their addresses, which a replayed graph needs.
                 optimizer.zero_grad(set_to_none=not zero_in_place)
@@ -168,17 +172,17 @@ class StepEngine:
         return static
 
     def _run_graph(self, batch: Data) -> None:
+        static = self._copy_to_static(batch)  # on the current stream, before any side stream touches it
         if self._graph is not None:
-            self._copy_to_static(batch)
             self._graph.replay()
             return
         if self._static_steps < WARMUP_STEPS:
             # Warm-up on a side stream, as torch.cuda.graphs asks: kernels and allocator settle before capture.
             self._static_steps += 1
             with self._side_stream():
-                self._run(self._copy_to_static(batch), zero_in_place=True)
+                self._run(static, zero_in_place=True)
             return
-        self._capture(batch)
+        self._capture(static)
 
     @contextlib.contextmanager
     def _side_stream(self) -> Iterator[None]:
@@ -188,13 +192,13 @@ class StepEngine:
             yield
         torch.cuda.current_stream(self.device).wait_stream(stream)
 
-    def _capture(self, batch: Data) -> None:
+    def _capture(self, static: Data) -> None:
         """Record the step of a full batch once, then replay it for this batch (capture itself runs nothing)."""
-        static = self._copy_to_static(batch)
         rng = torch.cuda.get_rng_state(self.device)
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            # thread_local: a DataLoader's pinning thread may call CUDA while this thread captures.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 self._run(static, zero_in_place=True)
         except Exception as exc:  # capture fails in many library-specific ways; each means "run eagerly"
             first_line = (str(exc).splitlines() or [""])[0][:200]
@@ -258,3 +262,36 @@ def _frozen(params: list[nn.Parameter]) -> Iterator[None]:
     finally:
         for p in params:
             p.requires_grad_(True)
+
+
+def raise_if_non_finite(loss_sums: dict[str, float], *, first: int, last: int, checkpoint_step: int | None,
+                        out: Path, checkpoint_every: int) -> None:
+    """Name the network whose loss sum over steps ``first..last`` is NaN or infinite, and what was kept."""
+    for network, value in loss_sums.items():
+        if math.isfinite(value):
+            continue
+        when = f"at step {last}" if first == last else f"between steps {first} and {last}"
+        if checkpoint_step is not None:
+            kept = f"the last good checkpoint (step {checkpoint_step}) in {out} is kept"
+        else:
+            kept = (f"no checkpoint had been written yet (checkpoint_every={checkpoint_every}), so there is nothing "
+                    "to resume")
+        raise NonFiniteLossError(
+            f"the {network} loss became {value} {when}; {kept}. Lower the learning rate, set grad_clip, or check "
+            "the data for extreme values (log_every=1 finds the exact step)", path=out)
+
+
+def check_batch_norm(model: nn.Module, count: int, batch_size: int, world_size: int, drop_last: bool) -> None:
+    """Batch normalisation needs two samples per batch; refuse a run that would hand it one."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    local = min(count, batch_size) // world_size
+    last = 0 if drop_last or count <= batch_size else (count % batch_size) // world_size
+    smallest = min(local, last) if last else local
+    if smallest < 2:
+        raise TrainingError(
+            f"the model uses batch normalisation, which needs at least 2 images per batch and process, but this "
+            f"run would give it {smallest} (dataset of {count} image(s), batch_size {batch_size}, {world_size} "
+            f"process(es)); use more images, a batch size whose last batch is not 1 (or --set drop_last=true), "
+            "or a model without batch normalisation"
+        )

@@ -59,8 +59,8 @@ class DenseCGANConfig(zoo.ModelConfig):
         )
         body = mlp_parameter_count([self.features + self.num_classes, *self.discriminator_hidden])
         width = self.discriminator_hidden[-1] if self.discriminator_hidden else self.features + self.num_classes
-        # real/fake head, label embedding, class head
-        discriminator = body + (width + 1) + self.num_classes * width + (width + 1) * self.num_classes
+        classify = (width + 1) * self.num_classes if self.classifier_weight > 0 else 0  # the class head, if used
+        discriminator = body + (width + 1) + self.num_classes * width + classify  # + real/fake head, label embedding
         copies = 2 if self.ema_decay > 0 else 1
         return copies * generator + discriminator
 
@@ -118,18 +118,20 @@ class ProjectionDiscriminator(nn.Module):
         self.head = nn.Linear(width, 1)
         self.embed = nn.Embedding(config.num_classes, width)
         nn.init.normal_(self.embed.weight, std=0.02)
-        self.classify = nn.Linear(width, config.num_classes)  # the auxiliary class head
+        # The auxiliary class head, only when the objective trains it.
+        self.classify = nn.Linear(width, config.num_classes) if config.classifier_weight > 0 else None
 
     def forward(self, x: Tensor, labels: Tensor) -> Tensor:
         return self.scores(x, labels)[0]  # (N,)
 
-    def scores(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        """Real/fake logits ``(N,)`` and class logits ``(N, classes)`` of images ``x`` with their ``labels``."""
+    def scores(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Real/fake logits ``(N,)`` and class logits ``(N, classes)`` (None without a class head) of images ``x``
+        with their ``labels``."""
         x = flatten_data(x, self.data_shape)  # (N, C*H*W)
         one_hot = F.one_hot(labels, self.num_classes).to(x.dtype)  # (N, classes)
         h = self.body(torch.cat([x, one_hot], dim=1))  # (N, width)
         logits = self.head(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)  # (N,)
-        return logits, self.classify(h)  # (N,), (N, classes)
+        return logits, None if self.classify is None else self.classify(h)  # (N,), (N, classes)
 
 
 class DenseCGAN(nn.Module):
@@ -196,7 +198,7 @@ class ConditionalAdversarial:
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("discriminator", model.discriminator, 1), ("generator", model.generator, 1)]
 
-    def _critic(self, model: Any, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    def _critic(self, model: Any, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor | None]:
         if self.translate > 0:
             from zoo.train._objectives import translate_randomly
 
@@ -216,7 +218,7 @@ class ConditionalAdversarial:
             fake_logits, _ = self._critic(model, fake, labels)  # (N,)
             loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
             logs = {"loss/discriminator": loss.detach()}
-            if self.classifier_weight > 0:  # the class head learns from real images only
+            if self.classifier_weight > 0 and real_classes is not None:  # the class head learns from reals only
                 classification = F.cross_entropy(real_classes, labels)
                 loss = loss + self.classifier_weight * classification
                 logs["classification/real"] = classification.detach()
@@ -225,7 +227,7 @@ class ConditionalAdversarial:
             fake_logits, fake_classes = self._critic(model, model.fakes(labels), labels)
             loss = F.softplus(-fake_logits).mean()
             logs = {"loss/generator": loss.detach()}
-            if self.classifier_weight > 0:
+            if self.classifier_weight > 0 and fake_classes is not None:
                 classification = F.cross_entropy(fake_classes, labels)
                 loss = loss + self.classifier_weight * classification
                 logs["classification/fake"] = classification.detach()

@@ -130,6 +130,13 @@ def zoo_models() -> list[zoo.ModelSpec]:
             kind="gan",
             description="fully connected class-conditional GAN (projection discriminator; sample(n, labels=...))",
             objective=_cgan_objective,
+            test_config={"data_shape": (1, 6, 5), "num_classes": 3, "latent_dim": 4, "generator_hidden": (16,),
+                         "discriminator_hidden": (16,)},
+            test_configs=(
+                {"data_shape": (3, 4, 4), "num_classes": 2, "latent_dim": 4, "generator_hidden": (16, 8),
+                 "discriminator_hidden": (8,), "generator_batchnorm": False, "discriminator_dropout": 0.0,
+                 "ema_decay": 0.0, "augment_translation": 0.0, "classifier_weight": 0.0},
+            ),
         ),
         zoo.ModelSpec(
             name="digit-cnn",
