@@ -154,3 +154,14 @@ def test_checkpoint_round_trip_keeps_tensor_learning_rates(tmp_path):
     for optimizer in optimizers.values():
         lr = optimizer.param_groups[0]["lr"]
         assert isinstance(lr, torch.Tensor) and float(lr) == pytest.approx(2e-4)
+
+
+def test_fifo_in_place_of_the_checkpoint_is_refused_without_blocking(tmp_path):
+    import os
+
+    _train(tmp_path, steps=3)
+    checkpoint = tmp_path / "run" / "checkpoint.safetensors"
+    checkpoint.unlink()
+    os.mkfifo(checkpoint)
+    with pytest.raises(TrainingError, match="it is not a regular file"):
+        _train(tmp_path, resume=True)

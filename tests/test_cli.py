@@ -23,6 +23,10 @@ import zoo
 from zoo import _cli
 from zoo._cli import build_parser, choose_threads, main
 
+# The commands run on the test suite's probe models (tests/_probe.py) and their pretrained entries, so the walk
+# needs no plugin: `zoo sample probe-gan` loads probe-gan.probe as `zoo sample dense-gan` loads dense-gan.mnist5k.
+pytestmark = pytest.mark.usefixtures("probe_pretrained")
+
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,16 +52,16 @@ def _assert_one_error_line(code: int, err: str, pattern: str = "") -> str:
 
 
 @pytest.fixture(scope="module")
-def saved_gan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def saved_gan(probe_models: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("gan")
-    zoo.save(zoo.create("dense-gan"), directory)
+    zoo.save(zoo.create("probe-gan"), directory)
     return directory
 
 
 @pytest.fixture(scope="module")
-def saved_ae(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def saved_ae(probe_models: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("ae")
-    zoo.save(zoo.create("dense-ae"), directory)
+    zoo.save(zoo.create("probe-ae"), directory)
     return directory
 
 
@@ -72,9 +76,9 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
 
 COMMANDS = sorted(_subcommands())
 # A valid invocation prefix (positional arguments) of each command, for the option-level checks below.
-POSITIONALS = {"info": ["dense-ae"], "train": ["dense-ae"], "sample": ["dense-gan"], "reconstruct": ["dense-ae"],
-               "encode": ["dense-ae"], "interpolate": ["dense-ae"], "eval": ["dense-ae"],
-               "push": ["runs/x", "org/repo"], "pull": ["org/repo"], "publish": ["dense-ae.mnist5k", "org/repo"]}
+POSITIONALS = {"info": ["probe-ae"], "train": ["probe-ae"], "sample": ["probe-gan"], "reconstruct": ["probe-ae"],
+               "encode": ["probe-ae"], "interpolate": ["probe-ae"], "eval": ["probe-ae"],
+               "push": ["runs/x", "org/repo"], "pull": ["org/repo"], "publish": ["probe-ae.mnist5k", "org/repo"]}
 
 
 def test_the_walk_covers_every_subcommand() -> None:
@@ -101,7 +105,7 @@ def test_a_stray_argument_is_one_line(command: str, capsys: pytest.CaptureFixtur
 
 
 def test_a_misspelled_command_gets_the_closest_one(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, "trian", "dense-ae")
+    code, _, err = _run(capsys, "trian", "probe-ae")
     _assert_one_error_line(code, err, "invalid choice: 'trian'.*did you mean train\\?")
 
 
@@ -113,49 +117,49 @@ def test_help_exits_zero_and_prints(capsys: pytest.CaptureFixture[str]) -> None:
 BAD = [
     # (argv, what the one line must say)
     (["info"], "required: name"),
-    (["info", "dense-aee"], "dense-aee.*did you mean|dense-ae"),
-    (["info", "dense-gan.nope"], "nope"),
+    (["info", "probe-aee"], "probe-aee.*did you mean|probe-ae"),
+    (["info", "probe-gan.nope"], "nope"),
     (["list", "--pretrained", "x", "y"], "unrecognized arguments"),
     (["plugins", "--chek"], "did you mean --check"),
-    (["train", "dense-ae", "--epochs", "0"], "epochs"),
-    (["train", "dense-ae", "--epochs", "x"], "invalid int value: 'x'"),
-    (["train", "dense-ae", "--batch-size", "-1"], "batch_size"),
-    (["train", "dense-ae", "--set", "nope=1"], "zoo train --help"),
-    (["train", "dense-ae", "--set", "latent_dim"], "KEY=VALUE"),
-    (["train", "dense-ae", "--set", "latent_dim=" + "[" * 100_000 + "]" * 100_000], "too deeply nested"),
-    (["train", "dense-ae", "--set", "latent_dim=" + "9" * 5000], "too large"),
+    (["train", "probe-ae", "--epochs", "0"], "epochs"),
+    (["train", "probe-ae", "--epochs", "x"], "invalid int value: 'x'"),
+    (["train", "probe-ae", "--batch-size", "-1"], "batch_size"),
+    (["train", "probe-ae", "--set", "nope=1"], "zoo train --help"),
+    (["train", "probe-ae", "--set", "latent_dim"], "KEY=VALUE"),
+    (["train", "probe-ae", "--set", "latent_dim=" + "[" * 100_000 + "]" * 100_000], "too deeply nested"),
+    (["train", "probe-ae", "--set", "latent_dim=" + "9" * 5000], "too large"),
     (["train", "no-such-model"], "no-such-model"),
-    (["train", "dense-ae", "--threads", "0"], "--threads 0"),
-    (["train", "dense-ae", "--epochs", "1", "--steps", "1"], "not allowed with"),
-    (["sample", "dense-gan", "-n", "-1"], "-n -1: give between 1"),
-    (["sample", "dense-gan", "-n", "x"], "invalid int value"),
-    (["sample", "dense-gan", "--out", "grid.foo"], "suffix '.foo'"),
-    (["sample", "dense-gan", "--out", "grid"], "has no suffix"),
-    (["sample", "dense-gan", "--out", "/dev/full"], "/dev/full: it is a character device"),
-    (["sample", "dense-gan", "--out", "/dev/null"], "/dev/null: it is a character device"),
-    (["sample", "dense-ae"], "cannot sample"),
-    (["sample", "dense-gan", "--label", "3"], "not class-conditional"),
+    (["train", "probe-ae", "--threads", "0"], "--threads 0"),
+    (["train", "probe-ae", "--epochs", "1", "--steps", "1"], "not allowed with"),
+    (["sample", "probe-gan", "-n", "-1"], "-n -1: give between 1"),
+    (["sample", "probe-gan", "-n", "x"], "invalid int value"),
+    (["sample", "probe-gan", "--out", "grid.foo"], "suffix '.foo'"),
+    (["sample", "probe-gan", "--out", "grid"], "has no suffix"),
+    (["sample", "probe-gan", "--out", "/dev/full"], "/dev/full: it is a character device"),
+    (["sample", "probe-gan", "--out", "/dev/null"], "/dev/null: it is a character device"),
+    (["sample", "probe-ae"], "cannot sample"),
+    (["sample", "probe-gan", "--label", "3"], "not class-conditional"),
     (["sample", "./no/such/dir"], "no such"),
-    (["reconstruct", "dense-ae", "-n", "-1"], "-n -1: give between 1"),
-    (["reconstruct", "dense-ae", "-n", "0"], "-n 0: give between 1"),
-    (["reconstruct", "dense-ae", "--split", "val"], "invalid choice: 'val'"),
-    (["reconstruct", "dense-ae", "--out", "r.txt"], "suffix '.txt'"),
-    (["reconstruct", "dense-gan"], "has no encoder"),
-    (["reconstruct", "dense-ae", "--data", "no-such-data"], "no-such-data"),
-    (["reconstruct", "dense-ae", "--data", "digits"], r"takes images of shape \(1, 28, 28\).*has \(1, 8, 8\)"),
-    (["encode", "dense-ae", "--out", "latents.png"], "ending in .npy"),
-    (["encode", "dense-ae", "--plot", "plot.foo"], "suffix '.foo'"),
-    (["encode", "dense-gan"], "has no encoder"),
-    (["interpolate", "dense-ae"], "required: --out"),
-    (["interpolate", "dense-ae", "--out", "s.png", "--steps", "1"], "--steps 1"),
-    (["interpolate", "dense-ae", "--out", "s.png", "--pair", "0", "99999"], "99999"),
-    (["interpolate", "dense-gan", "--out", "s.png"], "encode/decode"),
-    (["eval", "dense-ae", "--seeds", "0"], "--seeds 0"),
-    (["eval", "dense-ae", "--num-samples", "0"], "--num-samples 0"),
+    (["reconstruct", "probe-ae", "-n", "-1"], "-n -1: give between 1"),
+    (["reconstruct", "probe-ae", "-n", "0"], "-n 0: give between 1"),
+    (["reconstruct", "probe-ae", "--split", "val"], "invalid choice: 'val'"),
+    (["reconstruct", "probe-ae", "--out", "r.txt"], "suffix '.txt'"),
+    (["reconstruct", "probe-gan"], "has no encoder"),
+    (["reconstruct", "probe-ae", "--data", "no-such-data"], "no-such-data"),
+    (["reconstruct", "probe-ae", "--data", "digits"], r"takes images of shape \(1, 28, 28\).*has \(1, 8, 8\)"),
+    (["encode", "probe-ae", "--out", "latents.png"], "ending in .npy"),
+    (["encode", "probe-ae", "--plot", "plot.foo"], "suffix '.foo'"),
+    (["encode", "probe-gan"], "has no encoder"),
+    (["interpolate", "probe-ae"], "required: --out"),
+    (["interpolate", "probe-ae", "--out", "s.png", "--steps", "1"], "--steps 1"),
+    (["interpolate", "probe-ae", "--out", "s.png", "--pair", "0", "99999"], "99999"),
+    (["interpolate", "probe-gan", "--out", "s.png"], "encode/decode"),
+    (["eval", "probe-ae", "--seeds", "0"], "--seeds 0"),
+    (["eval", "probe-ae", "--num-samples", "0"], "--num-samples 0"),
     (["eval", "./no/such/dir"], "no such"),
     (["push", "./no/such/dir", "org/repo"], "no/such/dir"),
     (["pull", "not a repo!"], "not a repo"),
-    (["publish", "dense-ae.nope", "org/repo"], "nope"),
+    (["publish", "probe-ae.nope", "org/repo"], "nope"),
 ]
 
 
@@ -170,19 +174,19 @@ def test_bad_arguments_are_one_error_line(argv: list[str], pattern: str, tmp_pat
 
 def test_output_paths_that_are_folders_or_files_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                             saved_ae: Path) -> None:
-    code, _, err = _run(capsys, "sample", "dense-gan", "--out", str(tmp_path))
+    code, _, err = _run(capsys, "sample", "probe-gan", "--out", str(tmp_path))
     _assert_one_error_line(code, err, "it is a folder")
     (tmp_path / "file").write_text("x")
-    code, _, err = _run(capsys, "train", "dense-ae", "--out", str(tmp_path / "file"))
+    code, _, err = _run(capsys, "train", "probe-ae", "--out", str(tmp_path / "file"))
     _assert_one_error_line(code, err, "it is a file, not a folder")
     code, _, err = _run(capsys, "encode", str(saved_ae), "--out", str(tmp_path))
     _assert_one_error_line(code, err, "ending in .npy|it is a folder")
 
 
 def test_a_hostile_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    zoo.save(zoo.create("dense-gan"), tmp_path)
+    zoo.save(zoo.create("probe-gan"), tmp_path)
     for text in ("[" * 300_000 + "]" * 300_000, '{"format_version": 1, "config": ' + "9" * 5000 + "}",
-                 '{"format_version": true, "architecture": "dense-gan", "config": {}}'):
+                 '{"format_version": true, "architecture": "probe-gan", "config": {}}'):
         (tmp_path / "config.json").write_text(text)
         code, _, err = _run(capsys, "sample", str(tmp_path), "--out", str(tmp_path / "s.png"))
         _assert_one_error_line(code, err, "config.json")
@@ -194,7 +198,7 @@ def test_a_full_disk_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "grid.png"))
 
     monkeypatch.setattr(Image.Image, "save", full)
-    code, _, err = _run(capsys, "sample", "dense-gan", "--out", str(tmp_path / "grid.png"))
+    code, _, err = _run(capsys, "sample", "probe-gan", "--out", str(tmp_path / "grid.png"))
     _assert_one_error_line(code, err, "No space left on device.*the disk is full")
     assert not list(tmp_path.iterdir())  # no temporary file left behind
 
@@ -224,7 +228,7 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch,
         raise ImportError("evaluation needs torchmetrics: pip install genzoo[eval]")
 
     monkeypatch.setattr(zoo, "evaluate", without_extra)
-    code, _, err = _run(capsys, "eval", "dense-ae")
+    code, _, err = _run(capsys, "eval", "probe-ae")
     _assert_one_error_line(code, err, re.escape("pip install genzoo[eval]"))
 
 
@@ -240,19 +244,19 @@ def test_encode_says_the_path_it_wrote(tmp_path: Path, saved_ae: Path, capsys: p
 
 
 def test_quiet_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["sample", "dense-gan", "-n", "4", "--out", str(tmp_path / "a.png"), "-q"],
-                 ["-q", "sample", "dense-gan", "-n", "4", "--out", str(tmp_path / "b.png")]):
+    for argv in (["sample", "probe-gan", "-n", "4", "--out", str(tmp_path / "a.png"), "-q"],
+                 ["-q", "sample", "probe-gan", "-n", "4", "--out", str(tmp_path / "b.png")]):
         code, out, err = _run(capsys, *argv)
         assert code == 0 and out == "" and err == ""
     assert (tmp_path / "a.png").is_file() and (tmp_path / "b.png").is_file()
-    code, out, _ = _run(capsys, "sample", "dense-gan", "-n", "4", "--out", str(tmp_path / "c.png"))
+    code, out, _ = _run(capsys, "sample", "probe-gan", "-n", "4", "--out", str(tmp_path / "c.png"))
     assert code == 0 and "wrote 4 samples" in out
 
 
 def test_reconstruct_shows_a_denoiser_its_noisy_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ae_out, dae_out = tmp_path / "ae.png", tmp_path / "dae.png"
-    assert _run(capsys, "reconstruct", "dense-ae", "-n", "4", "--out", str(ae_out))[0] == 0
-    code, out, _ = _run(capsys, "reconstruct", "dense-dae", "-n", "4", "--out", str(dae_out))
+    assert _run(capsys, "reconstruct", "probe-ae", "-n", "4", "--out", str(ae_out))[0] == 0
+    code, out, _ = _run(capsys, "reconstruct", "probe-dae", "-n", "4", "--out", str(dae_out))
     assert code == 0 and "noisy inputs (top), outputs (middle), clean targets (bottom)" in out
     with Image.open(ae_out) as ae, Image.open(dae_out) as dae:
         row = (28 * 2 + 2)
@@ -266,7 +270,7 @@ def test_reconstruct_shows_a_denoiser_its_noisy_input(tmp_path: Path, capsys: py
 
 def test_train_overwrite_replaces_only_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    argv = ["train", "dense-ae", "--steps", "2", "--out", str(run), "-q"]
+    argv = ["train", "probe-ae", "--steps", "2", "--out", str(run), "-q"]
     assert _run(capsys, *argv)[0] == 0
     code, _, err = _run(capsys, *argv)
     _assert_one_error_line(code, err, "already holds a training run")
@@ -275,7 +279,7 @@ def test_train_overwrite_replaces_only_a_run(tmp_path: Path, capsys: pytest.Capt
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
-    code, _, err = _run(capsys, "train", "dense-ae", "--steps", "2", "--out", str(other), "--overwrite")
+    code, _, err = _run(capsys, "train", "probe-ae", "--steps", "2", "--out", str(other), "--overwrite")
     _assert_one_error_line(code, err, "not a zoo run directory")
     assert (other / "notes.txt").read_text() == "keep me"
 
@@ -292,7 +296,7 @@ def test_datasets_lists_sizes_and_splits(capsys: pytest.CaptureFixture[str]) -> 
     assert "docs/data.md" in out
 
 
-@pytest.mark.parametrize("argv", [["train", "--help"], ["info", "dense-gan"]])
+@pytest.mark.parametrize("argv", [["train", "--help"], ["info", "probe-gan"]])
 def test_training_fields_are_shown_with_ranges(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, *argv)
     assert code == 0
@@ -327,10 +331,10 @@ def test_the_cli_applies_the_thread_count(tmp_path: Path, monkeypatch: pytest.Mo
     before = torch.get_num_threads()
     try:
         with caplog.at_level(logging.INFO, logger="zoo.cli"):
-            code, _, _ = _run(capsys, "sample", "dense-gan", "-n", "2", "--out", str(tmp_path / "s.png"))
+            code, _, _ = _run(capsys, "sample", "probe-gan", "-n", "2", "--out", str(tmp_path / "s.png"))
         assert code == 0 and torch.get_num_threads() == 1
         assert "busy" in caplog.text and "--threads" in caplog.text
-        argv = ["sample", "dense-gan", "-n", "2", "--threads", "2", "--out", str(tmp_path / "t.png")]
+        argv = ["sample", "probe-gan", "-n", "2", "--threads", "2", "--out", str(tmp_path / "t.png")]
         assert _run(capsys, *argv)[0] == 0
         assert torch.get_num_threads() == 2
     finally:
@@ -338,5 +342,5 @@ def test_the_cli_applies_the_thread_count(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_cli_messages_are_json_safe(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "info", "dense-ae", "--json")
-    assert code == 0 and json.loads(out)["name"] == "dense-ae"
+    code, out, _ = _run(capsys, "info", "probe-ae", "--json")
+    assert code == 0 and json.loads(out)["name"] == "probe-ae"

@@ -22,10 +22,7 @@ from zoo._protocols import ConditionalGenerator
 from zoo._registry import get_registry
 from zoo._specs import Data
 
-pytestmark = pytest.mark.skipif(
-    not {"dense-cgan", "dense-dae", "dense-vae"} <= set(zoo.list_models()),
-    reason="genzoo-dense is not installed, or is blocked",
-)
+pytestmark = pytest.mark.dense  # the first-party models: skipped when genzoo-dense is missing or blocked
 
 SMALL_CGAN = {"data_shape": (1, 6, 5), "num_classes": 3, "latent_dim": 4, "generator_hidden": (16,),
               "discriminator_hidden": (16,)}

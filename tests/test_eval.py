@@ -27,10 +27,15 @@ from zoo._weights import read_metrics
 from zoo.errors import ConfigError, DataError, LoadError, ZooError
 from zoo.eval import class_entropy, frechet_distance, precision_recall, psnr
 
+from _probe import AE, CLASSIFIER, DAE, GAN, VAE
+
 DATA = "digits"
 SHAPE = (1, 8, 8)
 FAST: dict[str, Any] = {"data": DATA, "seeds": (0, 1), "num_samples": 64}
 GENERATOR_METRICS = ["fd", "fd_floor", "fd_ratio", "precision", "recall", "class_entropy", "confidence"]
+
+# The models are the test suite's probes (tests/_probe.py): evaluation is core behaviour and needs no plugin.
+pytestmark = pytest.mark.usefixtures("probe_models")
 
 
 def _tiny(name: str, **overrides: Any) -> nn.Module:
@@ -39,8 +44,8 @@ def _tiny(name: str, **overrides: Any) -> nn.Module:
 
 
 @pytest.fixture(scope="module")
-def classifier() -> nn.Module:
-    return _tiny("digit-cnn", channels=(4, 8), feature_dim=16)
+def classifier(probe_models: object) -> nn.Module:
+    return _tiny(CLASSIFIER, hidden=(32,), latent_dim=16)
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +120,9 @@ def test_metric_functions_refuse_bad_input(call: Any, message: str) -> None:
 
 
 def test_autoencoder_result_structure() -> None:
-    result = zoo.evaluate(_tiny("dense-ae", latent_dim=4, decoder_hidden=(16,)), **FAST)
+    result = zoo.evaluate(_tiny(AE, latent_dim=4, hidden=(16,)), **FAST)
     assert {k: v for k, v in result.items() if k != "metrics"} == {
-        "architecture": "dense-ae", "dataset": DATA, "split": "test", "seeds": [0, 1], "num_samples": 64,
+        "architecture": AE, "dataset": DATA, "split": "test", "seeds": [0, 1], "num_samples": 64,
         "classifier": None,
     }
     assert list(result["metrics"]) == ["mse", "psnr", "probe_accuracy"]
@@ -131,14 +136,14 @@ def test_autoencoder_result_structure() -> None:
 
 
 def test_denoising_and_variational_metrics_are_seeded(classifier: nn.Module) -> None:
-    dae = zoo.evaluate(_tiny("dense-dae", latent_dim=4, decoder_hidden=(16,)), **FAST)["metrics"]
+    dae = zoo.evaluate(_tiny(DAE, latent_dim=4, hidden=(16,)), **FAST)["metrics"]
     assert {"psnr_noisy", "psnr_denoised", "psnr_gain"} <= set(dae)
     for seed in range(2):
         gain = dae["psnr_denoised"]["values"][seed] - dae["psnr_noisy"]["values"][seed]
         assert dae["psnr_gain"]["values"][seed] == pytest.approx(gain)
     assert dae["psnr_noisy"]["values"][0] != dae["psnr_noisy"]["values"][1]  # fresh noise per seed
 
-    vae = _tiny("dense-vae", encoder_hidden=(16,), latent_dim=2, decoder_hidden=(16,))
+    vae = _tiny(VAE, hidden=(16,), latent_dim=2)
     first, again = zoo.evaluate(vae, classifier=classifier, **FAST), zoo.evaluate(vae, classifier=classifier, **FAST)
     assert first == again  # reproducible
     metrics = first["metrics"]
@@ -148,11 +153,11 @@ def test_denoising_and_variational_metrics_are_seeded(classifier: nn.Module) -> 
 
 
 def test_generator_metrics_with_a_given_classifier(classifier: nn.Module) -> None:
-    gan = _tiny("dense-gan", latent_dim=4, generator_hidden=(16,), discriminator_hidden=(16,))
+    gan = _tiny(GAN, latent_dim=4, hidden=(16,))
     result = zoo.evaluate(gan, classifier=classifier, **FAST)
     metrics = result["metrics"]
     assert list(metrics) == GENERATOR_METRICS
-    assert result["classifier"] == "digit-cnn"
+    assert result["classifier"] == CLASSIFIER
     assert metrics["fd_floor"]["std"] == 0.0 and metrics["fd_floor"]["mean"] > 0
     assert metrics["fd_ratio"]["values"][0] == pytest.approx(metrics["fd"]["values"][0] / metrics["fd_floor"]["mean"])
     assert metrics["fd"]["values"][0] != metrics["fd"]["values"][1]  # different samples per seed
@@ -242,12 +247,12 @@ def test_the_classifier_is_the_one_the_dataset_names(monkeypatch: pytest.MonkeyP
 )
 def test_bad_options_are_refused(options: dict[str, Any], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
-        zoo.evaluate(_tiny("dense-ae", latent_dim=4), **{**FAST, **options})
+        zoo.evaluate(_tiny(AE, latent_dim=4), **{**FAST, **options})
 
 
 def test_a_classifier_for_other_images_is_refused() -> None:
     torch.manual_seed(0)
-    mnist_classifier = zoo.create("digit-cnn", channels=(2, 2), feature_dim=4)
+    mnist_classifier = zoo.create(CLASSIFIER, hidden=(2,), latent_dim=4)  # takes (1, 28, 28)
     with pytest.raises(DataError, match=r"classifier .* \(1, 28, 28\)"):
         zoo.evaluate(ConstantGenerator(), classifier=mnist_classifier, **FAST)
 
@@ -258,12 +263,12 @@ def test_a_classifier_for_other_images_is_refused() -> None:
 def test_cli_eval_prints_a_table_and_writes_metrics_into_the_run_dir(
     tmp_path: Path, classifier_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = zoo.save(_tiny("dense-vae", encoder_hidden=(16,), latent_dim=2, decoder_hidden=(16,)), tmp_path / "run")
+    run = zoo.save(_tiny(VAE, hidden=(16,), latent_dim=2), tmp_path / "run")
     argv = ["eval", str(run), "--data", DATA, "--seeds", "2", "--num-samples", "64",
             "--classifier", str(classifier_dir)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "dense-vae on digits (test split), seeds [0, 1]" in out
+    assert f"{VAE} on digits (test split), seeds [0, 1]" in out
     assert all(f"\n{name} " in out for name in ("mse", "elbo", "fd_ratio", "recall"))
     assert f"wrote {run / 'metrics.json'}" in out
 
@@ -279,13 +284,13 @@ def test_cli_eval_prints_a_table_and_writes_metrics_into_the_run_dir(
 
 
 def test_cli_eval_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = zoo.save(_tiny("dense-ae", latent_dim=4), tmp_path / "run")
+    run = zoo.save(_tiny(AE, latent_dim=4), tmp_path / "run")
     assert main(["eval", str(run), "--data", DATA, "--seeds", "0"]) == 2
     assert "--seeds 0" in capsys.readouterr().err
 
 
 def test_cli_interpolate_writes_a_strip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = zoo.save(_tiny("dense-ae", latent_dim=4), tmp_path / "run")
+    run = zoo.save(_tiny(AE, latent_dim=4), tmp_path / "run")
     out = tmp_path / "strip.png"
     assert main(["interpolate", str(run), "--out", str(out), "--steps", "5", "--data", DATA]) == 0
     assert "wrote 5 images" in capsys.readouterr().out
@@ -301,6 +306,7 @@ def test_import_zoo_stays_light() -> None:
     assert out.strip() == "[]"
 
 
+@pytest.mark.dense  # the documented example evaluates dense-vae with a digit-cnn
 def test_docs_examples_run() -> None:
     """Every ```python block of docs/evaluation.md, in order, in one namespace."""
     text = (Path(__file__).parents[1] / "docs" / "evaluation.md").read_text(encoding="utf-8")

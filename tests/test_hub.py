@@ -35,9 +35,13 @@ from zoo.errors import (
 )
 from zoo.testing import HubServer
 
+from _probe import AE, GAN, NAMES
+
 # huggingface_hub's LFS upload passes its file as `data=`, which httpx2 deprecates (a client-side warning).
 LFS_UPLOAD_WARNING = "ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning"
-pytestmark = [pytest.mark.network, pytest.mark.filterwarnings(LFS_UPLOAD_WARNING)]
+# The models pushed and pulled are the test suite's probes (tests/_probe.py): the Hub round trip is core behaviour.
+pytestmark = [pytest.mark.network, pytest.mark.filterwarnings(LFS_UPLOAD_WARNING),
+              pytest.mark.usefixtures("probe_models")]
 
 TOKEN = "hf_alice_secret_token_123"
 OTHER_TOKEN = "hf_bob_secret_token_456"
@@ -84,17 +88,10 @@ def hf_endpoint(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> str:
     return hub.endpoint
 
 
-def _require_dense() -> None:
-    """Most tests push the first-party dense models: they skip when genzoo-dense is blocked or missing."""
-    if not {"dense-ae", "dense-gan"} <= set(zoo.list_models()):
-        pytest.skip("genzoo-dense is not installed, or is blocked")
-
-
 def _make_run(directory: Path, *, seed: int = 0, latent_dim: int = 8) -> Path:
     """What `zoo train` leaves behind, minus the training: a loadable model, settings, a picture, metrics."""
-    _require_dense()
     torch.manual_seed(seed)
-    zoo.save(zoo.create("dense-ae", latent_dim=latent_dim), directory)
+    zoo.save(zoo.create(AE, latent_dim=latent_dim), directory)
     settings = {"data": "mnist-5k", "steps": 10, "seed": seed, "out": "/home/alice/secret-runs/x", "device": "cpu"}
     (directory / "train_config.json").write_text(json.dumps(settings))
     Image.new("L", (16, 8), color=seed).save(directory / "reconstructions.png")
@@ -164,7 +161,7 @@ def test_push_a_model_object_to_an_existing_branch(hub: HubServer, run_dir: Path
     main_commit = zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
     hub.commit("alice/ae", {"notes.txt": b"dev branch"}, branch="dev")
     torch.manual_seed(5)
-    model = zoo.create("dense-ae", latent_dim=4)
+    model = zoo.create(AE, latent_dim=4)
 
     info = zoo.push(model, "alice/ae", token=TOKEN, branch="dev", endpoint=hub.endpoint)
 
@@ -173,14 +170,23 @@ def test_push_a_model_object_to_an_existing_branch(hub: HubServer, run_dir: Path
     assert info.oid != main_commit.oid
 
 
+def _recorded_provider(directory: Path, distribution: str, version: str) -> None:
+    """Record ``distribution`` as the model's provider, as a save from a pip-installed plugin does (the probes are
+    registered at runtime, so their saves name no installable distribution)."""
+    path = directory / "config.json"
+    document = json.loads(path.read_text())
+    path.write_text(json.dumps({**document, "provider": {"distribution": distribution, "version": version}}))
+
+
 def test_model_card_metadata(hub: HubServer, run_dir: Path, hf_env: Path) -> None:
+    _recorded_provider(run_dir, "genzoo-probe", "1.0.0")
     zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint, license="mit")
     card = ModelCard.load(hf_hub_download("alice/ae", "README.md", endpoint=hub.endpoint))
 
     data = card.data
     assert data.library_name == "genzoo"
     assert data.license == "mit"
-    assert data.tags == ["dense-ae", "autoencoder", "mnist-5k", "zoo", "pytorch", "safetensors"]
+    assert data.tags == [AE, "autoencoder", "mnist-5k", "zoo", "pytorch", "safetensors"]
     assert data.pipeline_tag == "image-to-image"
     assert data.datasets == ["ylecun/mnist"], "a Hub dataset id"
     assert data.metrics == ["mse", "bce"]
@@ -194,21 +200,22 @@ def test_model_card_metadata(hub: HubServer, run_dir: Path, hf_env: Path) -> Non
     assert {(r.dataset_name, r.dataset_split) for r in results.values()} == {("mnist-5k", "test")}
     assert "![reconstructions](reconstructions.png)" in card.text
     assert 'zoo.load("hf-hub:alice/ae")' in card.text
-    assert "pip install genzoo genzoo-dense" in card.text
+    assert "pip install genzoo genzoo-probe\n" in card.text, "the card names the plugin that provides the model"
     assert "--out models/ae" in card.text, "usage never invites a folder named like a registered architecture"
     assert "/home/alice" not in card.content, "machine-local paths must not reach a public card"
 
 
 def test_push_without_metrics_or_pictures_has_a_plain_card(hub: HubServer, tmp_path: Path) -> None:
-    _require_dense()
-    model = zoo.create("dense-gan")
+    model = zoo.create(GAN)
     zoo.push(model, "alice/gan", token=TOKEN, endpoint=hub.endpoint)
     card = ModelCard.load(hf_hub_download("alice/gan", "README.md", endpoint=hub.endpoint))
-    assert card.data.tags == ["dense-gan", "gan", "zoo", "pytorch", "safetensors"]
+    assert card.data.tags == [GAN, "gan", "zoo", "pytorch", "safetensors"]
     assert card.data.pipeline_tag == "unconditional-image-generation"
     assert card.data.eval_results is None
-    assert "A generative adversarial network (GAN): architecture `dense-gan`" in card.text
-    assert "images = model.sample(16)" in card.text and " gan " not in card.text
+    assert f"A generative adversarial network (GAN): architecture `{GAN}`" in card.text
+    # The probe GAN samples through its generator only, so that is the call the card shows.
+    assert "images = model.generator.sample(16)" in card.text and " gan " not in card.text
+    assert "pip install genzoo\n" in card.text, "a provider that is no installable distribution is not named"
 
 
 def test_local_dataset_paths_stay_local(hub: HubServer, run_dir: Path) -> None:
@@ -219,7 +226,7 @@ def test_local_dataset_paths_stay_local(hub: HubServer, run_dir: Path) -> None:
     zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
     card = ModelCard.load(hf_hub_download("alice/ae", "README.md", endpoint=hub.endpoint))
     assert "/home/alice" not in card.content
-    assert card.data.tags == ["dense-ae", "autoencoder", "zoo", "pytorch", "safetensors"]
+    assert card.data.tags == [AE, "autoencoder", "zoo", "pytorch", "safetensors"]
     assert card.data.eval_results[0].dataset_name == "x.npz"
 
 
@@ -290,7 +297,7 @@ def test_uninstalled_architecture_names_the_distribution(hub: HubServer) -> None
 
 def test_malformed_config_is_refused_before_the_weights(hub: HubServer) -> None:
     hub.create_repo("alice/odd")
-    document = {"format_version": 1, "architecture": "dense-ae", "config": {}, "import": "os.system"}
+    document = {"format_version": 1, "architecture": AE, "config": {}, "import": "os.system"}
     hub.commit("alice/odd", {"config.json": json.dumps(document).encode(), "model.safetensors": b"x"})
     with pytest.raises(ConfigError, match="unknown keys"):
         zoo.pull("alice/odd", endpoint=hub.endpoint)
@@ -465,9 +472,9 @@ def test_huggingface_hub_is_imported_lazily() -> None:
 # -- docs ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.dense  # the documented examples push dense-ae
 def test_docs_examples_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every ```python block of docs/hub.md, in order, in one namespace (they start their own HubServer)."""
-    _require_dense()
     text = (Path(__file__).parents[1] / "docs" / "hub.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert blocks
@@ -519,8 +526,7 @@ def test_cli_push_to_a_new_branch_with_a_tag_then_nothing_to_push(
 
 
 def test_push_of_weights_over_10_mb_goes_through_lfs(hub: HubServer, tmp_path: Path) -> None:
-    _require_dense()
-    model = zoo.create("dense-ae", encoder_hidden=(2048,), decoder_hidden=(2048,))
+    model = zoo.create(AE, hidden=(4096,))  # 3.2M float32 parameters
     zoo.save(model, tmp_path / "big")
     size = (tmp_path / "big" / "model.safetensors").stat().st_size
     assert size > 10 * 1024 * 1024
@@ -714,7 +720,7 @@ def test_weights_are_checked_against_the_lfs_sha256(hub: HubServer, run_dir: Pat
     assert not [p for p in blobs if p.is_file() and p.read_bytes() == bytes(tampered)], "nothing kept"
 
 
-@pytest.mark.parametrize("architecture", zoo.list_models())
+@pytest.mark.parametrize("architecture", sorted({*zoo.list_models(), *NAMES}))
 def test_every_card_reads_naturally_and_parses(architecture: str) -> None:
     from zoo._protocols import Autoencoder, Classifier, family_of, sampler_of
     from zoo._publish import model_card

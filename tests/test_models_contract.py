@@ -1,6 +1,50 @@
 """Runs zoo's shipped model contract (``zoo.testing.test_contract``) over every installed architecture.
 
 Plugin authors run the same checks on their own models with ``pytest --pyargs zoo.testing.test_contract``.
+The probe models the core tests use as subjects (tests/_probe.py) are held to the same contract below, so that
+they stand in faithfully for a plugin's models, and the contract runs on models even with genzoo-dense blocked.
 """
 
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo._protocols import Generator
 from zoo.testing.test_contract import *  # noqa: F403
+from zoo.testing.test_contract import (
+    _configs,
+    test_config_json_round_trip,
+    test_config_over_the_parameter_budget_is_rejected_before_allocation,
+    test_forward_shapes,
+    test_models_that_take_data_declare_its_shape,
+    test_negative_sizes_are_rejected,
+    test_objective_gives_finite_grads_to_every_trainable_parameter,
+    test_parameter_count_is_exact,
+    test_samples_in_eval_use_carry_no_autograd_history,
+    test_save_load_round_trip_is_exact,
+    test_spec_has_a_kind_and_a_usable_config,
+    test_tampered_weights_are_refused,
+    test_unknown_config_key_is_rejected,
+)
+
+from _probe import NAMES
+
+
+@pytest.mark.usefixtures("probe_models")
+@pytest.mark.parametrize("name", NAMES)
+def test_probe_models_keep_the_contract(name: str, tmp_path: Path) -> None:
+    test_spec_has_a_kind_and_a_usable_config(name)
+    test_models_that_take_data_declare_its_shape(name)
+    test_unknown_config_key_is_rejected(name)
+    test_negative_sizes_are_rejected(name)
+    test_config_over_the_parameter_budget_is_rejected_before_allocation(name)
+    test_tampered_weights_are_refused(name, tmp_path / "tampered")
+    if isinstance(zoo.create(name), Generator):
+        test_samples_in_eval_use_carry_no_autograd_history(name)
+    for i, overrides in enumerate(_configs(name)):
+        test_forward_shapes(name, overrides)
+        test_objective_gives_finite_grads_to_every_trainable_parameter(name, overrides)
+        test_parameter_count_is_exact(name, overrides)
+        test_save_load_round_trip_is_exact(name, overrides, tmp_path / f"saved-{i}")
+        test_config_json_round_trip(name, overrides)

@@ -1,5 +1,9 @@
 """The pretrained-weights registry: every first-party entry validates and loads; checksums are enforced; a
-plugin's entry is downloaded from a (local) Hub at its pinned commit and verified; packaging ships the files."""
+plugin's entry is downloaded from a (local) Hub at its pinned commit and verified; packaging ships the files.
+
+The first-party entries are genzoo-dense's: the tests of those carry the ``dense`` marker (skipped when the plugin
+is missing or blocked). The core behaviours (checksums, the entry schema, plugin entries, the resolver) are
+checked on the test suite's probe models and their entries ``probe-*.probe`` (tests/_probe.py, conftest.py)."""
 
 from __future__ import annotations
 
@@ -24,16 +28,15 @@ from zoo._weights import WeightsEntry, default_entry_name, first_party_entries, 
 from zoo.errors import ChecksumError, ConfigError, LoadError
 from zoo.testing import HubServer
 
+from _probe import AE, GAN
+
 ROOT = Path(__file__).parents[1]
 EXPECTED = {"dense-ae.mnist5k", "dense-dae.mnist5k", "dense-vae.mnist5k", "dense-gan.mnist5k", "digit-cnn.mnist5k"}
 TOKEN = "hf_registry_test_token"
 ENTRIES = first_party_entries()
-# The first-party entries are the dense plugin's: with it blocked or missing, there is nothing to check here.
-pytestmark_dense = pytest.mark.skipif(not {"dense-ae", "dense-gan", "digit-cnn"} <= set(zoo.list_models()),
-                                      reason="genzoo-dense is not installed, or is blocked")
 # huggingface_hub's LFS upload passes its file as `data=`, which httpx2 deprecates (a client-side warning).
 LFS_UPLOAD_WARNING = "ignore:Use 'content=<...>' to upload raw bytes/text content:DeprecationWarning"
-pytestmark = [pytestmark_dense, pytest.mark.filterwarnings(LFS_UPLOAD_WARNING)]
+pytestmark = [pytest.mark.filterwarnings(LFS_UPLOAD_WARNING), pytest.mark.usefixtures("probe_models")]
 
 
 @pytest.fixture(autouse=True)
@@ -52,12 +55,14 @@ def hub(tmp_path: Path) -> Iterator[HubServer]:
         yield server
 
 
+@pytest.mark.dense
 def test_the_expected_entries_are_registered() -> None:
     assert {entry.name for entry in ENTRIES} == EXPECTED
     assert EXPECTED <= set(get_registry().weights)
     assert registry_root() == ROOT / "registry"
 
 
+@pytest.mark.dense
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_entry_is_valid(entry: WeightsEntry) -> None:
     directory = entry.local_dir
@@ -77,6 +82,7 @@ def test_entry_is_valid(entry: WeightsEntry) -> None:
     assert "placeholder" not in entry.note.lower()  # every entry is trained for real
 
 
+@pytest.mark.dense
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_entry_loads(entry: WeightsEntry, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # first-party entries never touch the network
@@ -88,30 +94,37 @@ def test_entry_loads(entry: WeightsEntry, monkeypatch: pytest.MonkeyPatch) -> No
         assert torch.equal(model.state_dict()[key], value), key
 
 
+@pytest.mark.dense
 def test_architecture_names_load_their_default_entry() -> None:
     assert zoo.load("dense-ae").zoo_source == {"entry": "dense-ae.mnist5k"}
     assert zoo.load("dense-gan.mnist5k").zoo_source == {"entry": "dense-gan.mnist5k"}
     assert "dense-gan.mnist5k" in zoo.info("dense-gan")["pretrained"]
 
 
-def _copy_entry(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / "registry" / name
-    shutil.copytree(registry_root() / name, target)
+PROBE_ENTRY = f"{AE}.probe"
+
+
+def _copy_probe_entry(tmp_path: Path) -> Path:
+    """A copy of the probe autoencoder's entry (made by the probe_pretrained fixture) in a registry folder."""
+    source = get_registry().weights[PROBE_ENTRY].local_dir
+    assert source is not None
+    target = tmp_path / "registry" / PROBE_ENTRY
+    shutil.copytree(source, target)
     return target
 
 
 @pytest.mark.parametrize("file", ["model.safetensors", "config.json"])
-def test_a_tampered_file_is_refused(file: str, tmp_path: Path) -> None:
-    directory = _copy_entry("dense-ae.mnist5k", tmp_path)
+def test_a_tampered_file_is_refused(file: str, tmp_path: Path, probe_pretrained: list[str]) -> None:
+    directory = _copy_probe_entry(tmp_path)
     data = bytearray((directory / file).read_bytes())
     data[-2] ^= 0x01  # same size, one bit flipped
     (directory / file).write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match=f"{file} of pretrained entry 'dense-ae.mnist5k' has sha256"):
+    with pytest.raises(ChecksumError, match=f"{file} of pretrained entry '{PROBE_ENTRY}' has sha256"):
         load_entry(WeightsEntry.from_directory(directory))
 
 
-def test_a_truncated_or_missing_file_is_refused(tmp_path: Path) -> None:
-    directory = _copy_entry("dense-ae.mnist5k", tmp_path)
+def test_a_truncated_or_missing_file_is_refused(tmp_path: Path, probe_pretrained: list[str]) -> None:
+    directory = _copy_probe_entry(tmp_path)
     (directory / "model.safetensors").write_bytes(b"short")
     with pytest.raises(ChecksumError, match="has 5 bytes"):
         load_entry(WeightsEntry.from_directory(directory))
@@ -120,13 +133,13 @@ def test_a_truncated_or_missing_file_is_refused(tmp_path: Path) -> None:
         load_entry(WeightsEntry.from_directory(directory))
 
 
-def test_entry_schema_is_strict(tmp_path: Path) -> None:
-    directory = _copy_entry("dense-ae.mnist5k", tmp_path)
+def test_entry_schema_is_strict(tmp_path: Path, probe_pretrained: list[str]) -> None:
+    directory = _copy_probe_entry(tmp_path)
     document = json.loads((directory / "entry.json").read_text())
     for change, message in [
         ({"extra": 1}, "Extra inputs are not permitted"),
-        ({"name": "dense-ae"}, "String should match pattern"),
-        ({"architecture": "dense-vae"}, "must start with its architecture"),
+        ({"name": AE}, "String should match pattern"),
+        ({"architecture": GAN}, "must start with its architecture"),
         ({"seed": "0"}, "Input should be a valid integer"),
         ({"files": {"config.json": document["files"]["config.json"]}}, "missing"),
         ({"files": {**document["files"], "../escape.py": document["files"]["config.json"]}}, "Input should be"),
@@ -136,8 +149,8 @@ def test_entry_schema_is_strict(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=message):
             WeightsEntry.from_json(json.dumps({**document, **change}), where="test")
     (directory / "entry.json").write_text(json.dumps(document))
-    renamed = directory.rename(directory.with_name("dense-ae.other"))
-    with pytest.raises(ConfigError, match="lives in 'dense-ae.other'"):
+    renamed = directory.rename(directory.with_name(f"{AE}.other"))
+    with pytest.raises(ConfigError, match=f"lives in '{AE}.other'"):
         WeightsEntry.from_directory(renamed)
 
 
@@ -145,24 +158,24 @@ def test_make_entry_script_round_trip(tmp_path: Path) -> None:
     from zoo_registry.make_entry import main as make_entry_main
 
     run = tmp_path / "run"
-    zoo.save(zoo.create("dense-ae", latent_dim=4), run)
+    zoo.save(zoo.create(AE, latent_dim=4), run)
     (run / "train_config.json").write_text(json.dumps({"data": "mnist-5k", "seed": 7}))
     (run / "metrics.jsonl").write_text("".join(json.dumps({"step": i, "epoch": 0, "loss": 1.0 / i}) + "\n"
                                                for i in range(1, 31)))
-    command = "zoo train dense-ae --data mnist-5k --steps 30 --seed 7"
+    command = f"zoo train {AE} --data mnist-5k --steps 30 --seed 7"
     root = tmp_path / "registry"
-    argv = ["--root", str(root), "new", str(run), "dense-ae.tiny", "--command", command, "--note", "test"]
+    argv = ["--root", str(root), "new", str(run), f"{AE}.tiny", "--command", command, "--note", "test"]
     assert make_entry_main(argv) == 0
-    entry = WeightsEntry.from_directory(root / "dense-ae.tiny")
+    entry = WeightsEntry.from_directory(root / f"{AE}.tiny")
     assert (entry.seed, entry.dataset, entry.command) == (7, "mnist-5k", command)
     assert entry.metrics is not None and entry.metrics.split == "train"
     assert entry.metrics.metrics["train_loss"] == pytest.approx(sum(1.0 / i for i in range(11, 31)) / 20)
-    assert load_entry(entry).zoo_source == {"entry": "dense-ae.tiny"}
+    assert load_entry(entry).zoo_source == {"entry": f"{AE}.tiny"}
     assert make_entry_main(argv) == 2, "an existing entry is not overwritten silently"
 
     sha = "0123456789abcdef0123456789abcdef01234567"
-    assert make_entry_main(["--root", str(root), "record-hub", "dense-ae.tiny", "acme/tiny", sha]) == 0
-    updated = WeightsEntry.from_directory(root / "dense-ae.tiny")
+    assert make_entry_main(["--root", str(root), "record-hub", f"{AE}.tiny", "acme/tiny", sha]) == 0
+    updated = WeightsEntry.from_directory(root / f"{AE}.tiny")
     assert updated.hub is not None and updated.hub.revision == sha
     assert updated.model_copy(update={"hub": None}) == entry
 
@@ -172,15 +185,15 @@ def test_make_entry_script_round_trip(tmp_path: Path) -> None:
 
 def _publish(hub: HubServer, tmp_path: Path) -> tuple[torch.nn.Module, WeightsEntry]:
     torch.manual_seed(3)
-    model = zoo.create("dense-ae", latent_dim=6)
+    model = zoo.create(AE, latent_dim=6)
     run = zoo.save(model, tmp_path / "acme-run")
-    commit = zoo.push(run, "acme/dense-ae-tiny", token=TOKEN, endpoint=hub.endpoint)
+    commit = zoo.push(run, "acme/probe-ae-tiny", token=TOKEN, endpoint=hub.endpoint)
     files = {n: {"sha256": hashlib.sha256((run / n).read_bytes()).hexdigest(), "size": (run / n).stat().st_size}
              for n in ("config.json", "model.safetensors")}
     entry = WeightsEntry.model_validate({
-        "name": "dense-ae.acme", "architecture": "dense-ae", "config": model.config.model_dump(mode="json"),
-        "files": files, "dataset": "mnist-5k", "command": "zoo train dense-ae --seed 0", "seed": 0,
-        "hub": {"repo_id": "acme/dense-ae-tiny", "revision": commit.oid}, "note": "test",
+        "name": f"{AE}.acme", "architecture": AE, "config": model.config.model_dump(mode="json"),
+        "files": files, "dataset": "mnist-5k", "command": f"zoo train {AE} --seed 0", "seed": 0,
+        "hub": {"repo_id": "acme/probe-ae-tiny", "revision": commit.oid}, "note": "test",
     })
     return model, entry
 
@@ -203,23 +216,24 @@ def register() -> Iterator[object]:
     zoo.unregister_plugin("acme-test-weights")
 
 
-def test_plugin_entry_downloads_verifies_and_loads(hub: HubServer, tmp_path: Path, register: object) -> None:
+def test_plugin_entry_downloads_verifies_and_loads(hub: HubServer, tmp_path: Path, register: object,
+                                                   probe_pretrained: list[str]) -> None:
     model, entry = _publish(hub, tmp_path)
     register(entry)  # type: ignore[operator]
-    assert get_registry().weights["dense-ae.acme"] is entry
-    assert default_entry_name(get_registry(), "dense-ae") == "dense-ae.mnist5k", "first-party entries first"
+    assert get_registry().weights[f"{AE}.acme"] is entry
+    assert default_entry_name(get_registry(), AE) == PROBE_ENTRY, "entries with local files first"
     hub.reset_log()
 
-    loaded = zoo.load("dense-ae.acme", endpoint=hub.endpoint)
+    loaded = zoo.load(f"{AE}.acme", endpoint=hub.endpoint)
 
-    assert loaded.zoo_source == {"entry": "dense-ae.acme", "repo_id": "acme/dense-ae-tiny",
+    assert loaded.zoo_source == {"entry": f"{AE}.acme", "repo_id": "acme/probe-ae-tiny",
                                  "revision": entry.hub.revision}  # type: ignore[union-attr]
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
     assert sorted({path.rsplit("/", 1)[-1] for _, path in hub.request_log}) == ["config.json", "model.safetensors"]
     assert all(f"/resolve/{entry.hub.revision}/" in path for _, path in hub.request_log)  # type: ignore[union-attr]
     hub.reset_log()
-    zoo.load("dense-ae.acme", endpoint=hub.endpoint)
+    zoo.load(f"{AE}.acme", endpoint=hub.endpoint)
     assert hub.request_log == [], "a pinned, cached entry loads without a request"
 
 
@@ -228,29 +242,29 @@ def test_plugin_entry_with_a_wrong_sha256_is_refused(hub: HubServer, tmp_path: P
     files = dict(entry.files)
     files["model.safetensors"] = files["model.safetensors"].model_copy(update={"sha256": "f" * 64})
     register(entry.model_copy(update={"files": files}))  # type: ignore[operator]
-    with pytest.raises(ChecksumError, match="model.safetensors of pretrained entry 'dense-ae.acme' has sha256"):
-        zoo.load("dense-ae.acme", endpoint=hub.endpoint)
+    with pytest.raises(ChecksumError, match=f"model.safetensors of pretrained entry '{AE}.acme' has sha256"):
+        zoo.load(f"{AE}.acme", endpoint=hub.endpoint)
 
 
 def test_plugin_entries_must_pin_a_commit(hub: HubServer, tmp_path: Path, register: object) -> None:
     _, entry = _publish(hub, tmp_path)
     document = entry.model_dump(mode="json")
     with pytest.raises(pydantic.ValidationError, match="hub.revision"):
-        WeightsEntry.model_validate({**document, "hub": {"repo_id": "acme/dense-ae-tiny", "revision": "main"}})
+        WeightsEntry.model_validate({**document, "hub": {"repo_id": "acme/probe-ae-tiny", "revision": "main"}})
     register(entry.model_copy(update={"hub": None}))  # type: ignore[operator]
     with pytest.raises(LoadError, match="names no Hub repository"):
-        zoo.load("dense-ae.acme")
+        zoo.load(f"{AE}.acme")
 
 
 def test_plugin_entry_that_is_not_a_weights_entry(register: object) -> None:
     class Fake:
-        name = "dense-ae.fake"
+        name = f"{AE}.fake"
 
     register(Fake())  # type: ignore[operator]
     plugin = next(p for p in get_registry().plugins if p.name == "acme-test-weights")
     assert plugin.status == "broken" and "WeightsEntry" in plugin.error
     with pytest.raises(zoo.errors.UnknownModelError):
-        zoo.load("dense-ae.fake")
+        zoo.load(f"{AE}.fake")
     with pytest.raises(LoadError, match="not a zoo.WeightsEntry"):
         load_entry(Fake())
 
@@ -258,6 +272,7 @@ def test_plugin_entry_that_is_not_a_weights_entry(register: object) -> None:
 # -- CLI --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.dense
 def test_cli_lists_and_shows_entries(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "--pretrained"]) == 0
     out = capsys.readouterr().out
@@ -268,6 +283,7 @@ def test_cli_lists_and_shows_entries(capsys: pytest.CaptureFixture[str]) -> None
     assert json.loads(capsys.readouterr().out)["name"] == "dense-gan.mnist5k"
 
 
+@pytest.mark.dense
 def test_cli_publish_pushes_an_entry(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(constants, "ENDPOINT", hub.endpoint)
@@ -298,6 +314,7 @@ EVALUATED = [
 ]
 
 
+@pytest.mark.dense
 @pytest.mark.parametrize("entry", EVALUATED)
 def test_recorded_metrics_re_evaluate_within_tolerance(entry: WeightsEntry, monkeypatch: pytest.MonkeyPatch) -> None:
     """`zoo eval` on the shipped weights reproduces what the entry records (CPU math may differ slightly)."""
@@ -316,6 +333,7 @@ TARGETS = {
 }
 
 
+@pytest.mark.dense
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_entries_meet_their_quality_targets(name: str) -> None:
     entry = get_registry().weights[name]
@@ -345,25 +363,27 @@ def test_every_package_and_registry_file_is_packaged() -> None:
 # -- one resolver: sources by their form ------------------------------------------------------------------
 
 
-def test_a_registered_name_always_means_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registered_name_always_means_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    probe_pretrained: list[str]) -> None:
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
-    local = zoo.create("dense-gan")
-    zoo.save(local, tmp_path / "dense-gan")  # a folder named like the architecture, in the working directory
-    zoo.save(local, tmp_path / "dense-gan.mnist5k")
-    assert zoo.load("dense-gan").zoo_source == {"entry": "dense-gan.mnist5k"}
-    assert zoo.load("dense-gan.mnist5k").zoo_source == {"entry": "dense-gan.mnist5k"}
-    from_folder = zoo.load("./dense-gan")
+    local = zoo.create(GAN)
+    entry = f"{GAN}.probe"
+    zoo.save(local, tmp_path / GAN)  # a folder named like the architecture, in the working directory
+    zoo.save(local, tmp_path / entry)
+    assert zoo.load(GAN).zoo_source == {"entry": entry}
+    assert zoo.load(entry).zoo_source == {"entry": entry}
+    from_folder = zoo.load(f"./{GAN}")
     assert not hasattr(from_folder, "zoo_source")
     for key, value in local.state_dict().items():
         assert torch.equal(from_folder.state_dict()[key], value), key
-    assert zoo.load(tmp_path / "dense-gan.mnist5k").config == local.config  # a pathlib.Path is a path
+    assert zoo.load(tmp_path / entry).config == local.config  # a pathlib.Path is a path
 
 
 def test_a_path_that_does_not_exist_is_no_such_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    for source in ("runs/nodir", "./dense-gan", str(tmp_path / "nothing"), "my run"):
+    for source in ("runs/nodir", f"./{GAN}", str(tmp_path / "nothing"), "my run"):
         with pytest.raises(LoadError, match="no such directory") as caught:
             zoo.load(source)
         assert "no model named" not in str(caught.value) and caught.value.path is not None
@@ -375,10 +395,10 @@ def test_a_path_that_does_not_exist_is_no_such_directory(tmp_path: Path, monkeyp
 def test_an_unregistered_bare_name_with_a_folder_says_to_write_a_path(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    zoo.save(zoo.create("dense-ae"), tmp_path / "myrun")
+    zoo.save(zoo.create(AE), tmp_path / "myrun")
     with pytest.raises(zoo.errors.UnknownModelError, match=r"write it as a path: \./myrun"):
         zoo.load("myrun")
-    assert zoo.load("./myrun").architecture == "dense-ae"
+    assert zoo.load("./myrun").architecture == AE
 
 
 def test_weights_and_hub_modules_do_not_import_each_other() -> None:
@@ -391,6 +411,7 @@ def test_weights_and_hub_modules_do_not_import_each_other() -> None:
         assert other not in imported, f"zoo.{module} imports {other}"
 
 
+@pytest.mark.dense
 def test_first_party_entries_come_from_the_dense_plugin() -> None:
     registry = get_registry()
     for name in EXPECTED:
@@ -400,6 +421,7 @@ def test_first_party_entries_come_from_the_dense_plugin() -> None:
     assert not hasattr(zoo._builtin, "zoo_weights"), "the core registers no pretrained entries"
 
 
+@pytest.mark.dense
 def test_one_corrupt_entry_is_reported_by_name_and_hides_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo import _weights
@@ -430,7 +452,7 @@ def test_one_corrupt_entry_is_reported_by_name_and_hides_nothing(tmp_path: Path,
 def test_install_hints_only_for_valid_distribution_names(tmp_path: Path, distribution: str, hint: str) -> None:
     document = {"format_version": 1, "architecture": "conv-ae", "config": {},
                 "provider": {"distribution": distribution, "version": "0.3.0"}}
-    zoo.save(zoo.create("dense-ae"), tmp_path / "m")
+    zoo.save(zoo.create(AE), tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text(json.dumps(document))
     with pytest.raises(zoo.errors.MissingArchitectureError) as caught:
         zoo.load(tmp_path / "m")

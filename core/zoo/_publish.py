@@ -168,9 +168,11 @@ def _usage(model: nn.Module, shape: tuple[int, ...] | None) -> list[str]:
     example = "x = torch.rand(8, " + ", ".join(str(d) for d in shape) + ")" if shape else "x = ...  # a batch"
     sampler = sampler_of(model)
     if sampler is not None:
-        lines = ["images = model.sample(16)  # (16, C, H, W), values in [0, 1]"]
+        # A GAN may sample through its generator only (zoo._protocols.GAN): the card shows the call that works.
+        call = "model" if sampler is model else "model.generator"
+        lines = [f"images = {call}.sample(16)  # (16, C, H, W), values in [0, 1]"]
         if isinstance(sampler, ConditionalGenerator):
-            lines.append(f"sevens = model.sample(16, labels=7)  # one class of {sampler.num_classes}")
+            lines.append(f"sevens = {call}.sample(16, labels=7)  # one class of {sampler.num_classes}")
         if isinstance(model, Autoencoder):
             lines += [example, "reconstructions = model(x)"]
         return lines

@@ -496,13 +496,15 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
         if weights_id is not None and not weights_path.exists() and _is_regular(pending):
             weights_path = pending  # a save was cut off after its commit point: its weights are complete
         require_weights_file(weights_path)
-        weights = _Weights(weights_path)
+        weights = _read_unless_renamed(weights_path)
+        if weights is None:  # the pending file became model.safetensors since the check: read the pair again
+            continue
         # Weights without a save id were written by hand or by an older zoo: the strict shape check decides.
         if weights_id is None or weights.weights_id in (None, weights_id):
             return document, weights
         if _is_regular(pending):
-            candidate = _Weights(pending)
-            if candidate.weights_id == weights_id:
+            candidate = _read_unless_renamed(pending)
+            if candidate is not None and candidate.weights_id == weights_id:
                 return document, candidate
         if time.monotonic() > deadline:
             raise WeightsMismatchError(
@@ -512,6 +514,16 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
                 path=directory,
             )
         time.sleep(0.02)
+
+
+def _read_unless_renamed(path: Path) -> _Weights | None:
+    """The weights at ``path``, or None when a concurrent save renamed that pending file away meanwhile."""
+    try:
+        return _Weights(path)
+    except LoadError:
+        if path.name.startswith(PENDING_PREFIX) and not path.exists():
+            return None
+        raise
 
 
 def load_directory(directory: str | os.PathLike[str], *, registry: Registry | None = None) -> nn.Module:

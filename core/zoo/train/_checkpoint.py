@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -91,6 +92,8 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
 def load_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> TrainingState:
     """Validate, then restore everything saved by :func:`save_checkpoint`; returns the counters."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device in its place would block or never end
+            raise _bad(path, "it is not a regular file")
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}

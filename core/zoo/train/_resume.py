@@ -33,6 +33,9 @@ def identity(model: nn.Module, config: TrainConfig) -> dict[str, Any]:
 def prepare_run(run: RunDir, model: nn.Module, config: TrainConfig, *, resume: bool, write: bool) -> None:
     """Refuse to overwrite a run or to resume a different one; record the configs (rank 0 only writes)."""
     if resume:
+        if run.checkpoint.exists() and not run.checkpoint.is_file():
+            raise TrainingError(f"checkpoint {run.checkpoint}: it is not a regular file; remove it, or use another "
+                                "--out", path=run.checkpoint)
         if not run.checkpoint.is_file():
             raise TrainingError(f"--resume: {run.root} holds no {CHECKPOINT_NAME}; train without --resume")
         check_same_run(run, model, config)

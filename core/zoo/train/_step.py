@@ -11,8 +11,9 @@ Modes:
 
 - ``eager``: the step runs as written. CPU runs, and CUDA runs that cannot be captured.
 - ``static``: batches are copied into fixed buffers and the step reads only those, gradients are zeroed in
-  place rather than freed: everything a capture needs except the capture. Used on CUDA for the warm-up steps
-  and for partial batches; on CPU it exists so tests can run the exact code that a graph would replay.
+  place rather than freed: everything a capture needs except the capture. The graph mode's warm-up steps run
+  it; on CPU it exists so that tests run the exact code a graph would replay. A partial batch (an epoch's
+  last, unless ``drop_last``) runs outside the buffers and the graph, with gradients still zeroed in place.
 - ``graph``: after ``WARMUP_STEPS`` static steps on a side stream, the static step of a full batch is captured
   once in a ``torch.cuda.CUDAGraph`` and every later full batch replays it. When capture fails (a model with
   data-dependent control flow, a host read inside ``forward``), the engine logs why, once, and goes on eagerly.
