@@ -33,7 +33,7 @@ from zoo.train import Callback, TrainConfig, train
 from zoo.train._objectives import translate_randomly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import CASES, GAN_RECIPE, READ_EVERY  # noqa: E402
+from bench_train import CASES, GAN_RECIPE, READ_EVERY
 
 WARMUP = 100  # steps before timing: capture, allocator and clocks settle
 

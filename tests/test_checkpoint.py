@@ -137,8 +137,9 @@ def test_full_disk_while_saving_the_model_is_one_clear_error(tmp_path, monkeypat
         _train(tmp_path, steps=3)
 
 
-def test_checkpoint_round_trip_keeps_tensor_learning_rates(tmp_path):
-    """Learning rates live on the device as tensors; a resumed optimizer must keep them as tensors."""
+def test_checkpoint_round_trip_keeps_tensor_learning_rates_and_kernels(tmp_path):
+    """Learning rates live on the device as tensors, and the optimizer's kernels are this process's choice; a
+    resumed optimizer keeps both, whatever the file recorded."""
     import zoo
     from zoo.train._checkpoint import load_checkpoint
     from zoo.train._config import OptimizerConfig
@@ -149,11 +150,21 @@ def test_checkpoint_round_trip_keeps_tensor_learning_rates(tmp_path):
 
     optimizers = {name: build_optimizer(OptimizerConfig(lr=1.0), list(getattr(model, name).parameters()),
                                         device=torch.device("cpu")) for name in ("discriminator", "generator")}
-    state = load_checkpoint(tmp_path / "run" / "checkpoint.safetensors", model=model, optimizers=optimizers)
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    with safe_open(str(path), framework="pt") as fh:  # as an older zoo wrote it: foreach Adam, no fused kernels
+        tensors, metadata = {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata())
+    meta = json.loads(metadata["optimizers"])
+    for name in meta:
+        meta[name]["param_groups"][0].update(fused=None, foreach=None, capturable=False)
+    metadata["optimizers"] = json.dumps(meta)
+    save_file(tensors, str(path), metadata=metadata)
+    state = load_checkpoint(path, model=model, optimizers=optimizers)
     assert state.step == 3 and state.network_steps == {"discriminator": 3, "generator": 3}
     for optimizer in optimizers.values():
         lr = optimizer.param_groups[0]["lr"]
         assert isinstance(lr, torch.Tensor) and float(lr) == pytest.approx(2e-4)
+        assert optimizer.param_groups[0]["fused"] is True  # this process's kernels, not the file's
+    optimizers["generator"].step()  # a tensor learning rate would fail with foreach kernels
 
 
 def test_fifo_in_place_of_the_checkpoint_is_refused_without_blocking(tmp_path):

@@ -28,6 +28,7 @@ logger = logging.getLogger("zoo.train")
 
 __all__ = ["CHECKPOINT_NAME", "TrainingState", "load_checkpoint", "save_checkpoint"]
 
+IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable", "differentiable")
 # A checkpoint is weights plus a few states of the same size; this only stops absurd metadata.
 MAX_METADATA_CHARS = 10_000_000
 
@@ -122,7 +123,11 @@ def _restore(tensors: dict[str, Tensor], optim_meta: dict[str, Any], model: nn.M
         for index, scalars in optim_meta[name]["scalars"].items():
             per_param.setdefault(int(index), {}).update(scalars)
         lrs = [group["lr"] for group in optimizer.param_groups]
-        optimizer.load_state_dict({"state": per_param, "param_groups": optim_meta[name]["param_groups"]})
+        # How the optimizer runs (fused, capturable on a GPU) belongs to this process, not to the file: a run
+        # saved on a CPU may continue in a CUDA graph.
+        kernels = [{k: group[k] for k in IMPLEMENTATION_KEYS if k in group} for group in optimizer.param_groups]
+        groups = [{**saved, **kernel} for saved, kernel in zip(optim_meta[name]["param_groups"], kernels, strict=True)]
+        optimizer.load_state_dict({"state": per_param, "param_groups": groups})  # moves "step" where fused wants it
         for group, lr in zip(optimizer.param_groups, lrs, strict=True):
             if isinstance(lr, Tensor):  # load_state_dict puts back the recorded float; keep the device tensor
                 lr.fill_(float(group["lr"]))
