@@ -4,8 +4,8 @@ The core knows no concrete model, so its tests must not borrow the first-party p
 blocked or missing). These probes are registered by the tests themselves, through ``zoo.register_plugin``,
 with the ``probe_models`` fixture of ``tests/conftest.py``; they are built from the three-field contract
 ``zoo.ModelSpec(name, config, build)`` like any stranger's plugin, and name no kind; only the GAN names an
-objective, to pass its moving-average decay on (``ema_decay``, with ``batchnorm``: the GAN options the trainer's
-tests exercise).
+objective, to pass its moving-average decay and translation augmentation on (``ema_decay`` and
+``augment_translation``, with ``batchnorm`` and ``dropout``: the GAN options the trainer's tests exercise).
 
 The autoencoder is the shipped contract suite's probe (``zoo.testing.test_contract.ProbeAE``) at MNIST's shape;
 the denoiser, variational autoencoder, GAN and classifier reuse its config and layer layout.
@@ -111,6 +111,9 @@ class ProbeVAE(nn.Module):
 class ProbeGANConfig(ProbeAEConfig):
     batchnorm: bool = Field(False, description="BatchNorm1d after each hidden generator layer")
     ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="keep a moving-average generator copy (0: none)")
+    augment_translation: float = Field(0.0, ge=0.0, le=0.5, description="shift what the discriminator sees by up "
+                                       "to this fraction of the image (zoo.train.Adversarial's translate)")
+    dropout: float = Field(0.0, ge=0.0, le=0.9, description="dropout after each hidden discriminator layer")
 
     def parameter_count(self) -> int:
         features = math.prod(self.data_shape)
@@ -153,9 +156,12 @@ class ProbeGAN(nn.Module):
             self.generator_ema = ProbeGenerator(config).requires_grad_(False)
             self.generator_ema.load_state_dict(self.generator.state_dict())
         widths = [math.prod(config.data_shape), *config.hidden, 1]
-        self.discriminator = nn.Sequential(
-            nn.Flatten(), *(nn.Linear(a, b) for a, b in zip(widths, widths[1:], strict=False)), nn.Flatten(0)
-        )  # (N, C, H, W) -> (N,)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
+            layers.append(nn.Linear(a, b))
+            if config.dropout > 0 and i < len(widths) - 2:
+                layers.append(nn.Dropout(config.dropout))
+        self.discriminator = nn.Sequential(*layers, nn.Flatten(0))  # (N, C, H, W) -> (N,)
 
     @property
     def data_shape(self) -> tuple[int, int, int]:
@@ -193,8 +199,8 @@ class ProbeClassifier(nn.Module):
 
 
 def _gan_objective(model: ProbeGAN) -> Adversarial:
-    """The adversarial objective, told the config's moving-average decay (the one thing it cannot derive)."""
-    return Adversarial(ema_decay=model.config.ema_decay)
+    """The adversarial objective, told the config's moving-average decay and translation (it cannot derive them)."""
+    return Adversarial(ema_decay=model.config.ema_decay, translate=model.config.augment_translation)
 
 
 class ProbePlugin:

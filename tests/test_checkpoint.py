@@ -1,4 +1,8 @@
-"""Checkpoints: validated after reading, stale temporary files removed, write failures reported clearly."""
+"""Checkpoints: validated after reading, stale temporary files removed, write failures reported clearly.
+
+The runs are the probe GAN's (tests/_probe.py, registered for this module by the ``probe_models`` fixture): a
+generator and a discriminator, each with its optimizer, so that every part of a checkpoint is there to damage.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,10 @@ from safetensors.torch import save_file
 from zoo.errors import TrainingError
 from zoo.train import TrainConfig, train
 
+from _probe import GAN
+
+pytestmark = pytest.mark.usefixtures("probe_models")
+
 
 def _cfg(tmp_path: Path, **kw) -> TrainConfig:
     values = {"data": "digits", "steps": 6, "batch_size": 32, "out": str(tmp_path / "run"), "checkpoint_every": 3,
@@ -23,13 +31,13 @@ def _cfg(tmp_path: Path, **kw) -> TrainConfig:
     return TrainConfig.model_validate_json(json.dumps(values))
 
 
-def _train(tmp_path: Path, *, resume: bool = False, name: str = "dense-gan", **kw):
+def _train(tmp_path: Path, *, resume: bool = False, name: str = GAN, **kw):
     return train(name, _cfg(tmp_path, **kw), resume=resume, quiet=True, data_shape=(1, 8, 8))
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """A real dense-gan checkpoint after 6 steps: its tensors and metadata."""
+def checkpoint(probe_models, tmp_path_factory) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A real probe-gan checkpoint after 6 steps: its tensors and metadata."""
     tmp = tmp_path_factory.mktemp("ckpt")
     _train(tmp)
     with safe_open(str(tmp / "run" / "checkpoint.safetensors"), framework="pt") as fh:
@@ -146,7 +154,7 @@ def test_checkpoint_round_trip_keeps_tensor_learning_rates_and_kernels(tmp_path)
     from zoo.train._step import build_optimizer
 
     _train(tmp_path, steps=3, optimizer={"lr": 2e-4})
-    model = zoo.create("dense-gan", data_shape=(1, 8, 8))
+    model = zoo.create(GAN, data_shape=(1, 8, 8))
 
     optimizers = {name: build_optimizer(OptimizerConfig(lr=1.0), list(getattr(model, name).parameters()),
                                         device=torch.device("cpu")) for name in ("discriminator", "generator")}

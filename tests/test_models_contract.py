@@ -5,11 +5,17 @@ The probe models the core tests use as subjects (tests/_probe.py) are held to th
 they stand in faithfully for a plugin's models, and the contract runs on models even with genzoo-dense blocked.
 """
 
+import inspect
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 import zoo
+import zoo.testing.test_contract as contract
 from zoo._protocols import Generator
 from zoo.testing.test_contract import *  # noqa: F403
 from zoo.testing.test_contract import (
@@ -48,3 +54,36 @@ def test_probe_models_keep_the_contract(name: str, tmp_path: Path) -> None:
         test_parameter_count_is_exact(name, overrides)
         test_save_load_round_trip_is_exact(name, overrides, tmp_path / f"saved-{i}")
         test_config_json_round_trip(name, overrides)
+
+
+def _model_parametrized(test: object) -> bool:
+    """Whether a contract test is parametrized over the installed models (``name``)."""
+    for mark in getattr(test, "pytestmark", []):
+        if mark.name == "parametrize":
+            argnames = mark.args[0]
+            if "name" in ([n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else argnames):
+                return True
+    return False
+
+
+def test_shipped_contract_passes_with_the_first_party_plugin_blocked(tmp_path: Path) -> None:
+    """The core knows no concrete model: ``ZOO_BLOCK_PLUGINS=dense pytest --pyargs zoo.testing.test_contract``, run
+    as a plugin author runs it, passes; every core check that needs no installed model (strict loading, on the
+    contract's own probe) runs and passes, and no test names a first-party model."""
+    report = tmp_path / "contract.xml"
+    env = {**os.environ, "ZOO_BLOCK_PLUGINS": "dense", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "zoo.testing.test_contract",
+         f"--junitxml={report}"],
+        capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    cases = ET.parse(report).getroot().iter("testcase")
+    outcomes = {case.get("name", ""): [child.tag for child in case] for case in cases}
+    assert not any("dense-" in name for name in outcomes), sorted(outcomes)
+    assert not any({"failure", "error"} & set(tags) for tags in outcomes.values())
+    passed = {name.split("[")[0] for name, tags in outcomes.items() if not tags}
+    core_checks = {name for name, test in inspect.getmembers(contract, inspect.isfunction)
+                   if name.startswith("test_") and not _model_parametrized(test)}
+    assert {"test_probe_model_round_trips", "test_truncated_weights_are_refused"} <= core_checks
+    assert core_checks <= passed, sorted(core_checks - passed)

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 @pytest.mark.slow
+@pytest.mark.dense  # benchmarks/bench_out_of_core.py measures dense-ae, the figure docs/benchmarks.md quotes
 def test_two_gigabyte_npy_trains_in_under_one_gigabyte(tmp_path: Path) -> None:
     import bench_out_of_core as bench
 

@@ -31,7 +31,8 @@ from zoo.testing import HubServer
 from _probe import AE, GAN
 
 ROOT = Path(__file__).parents[1]
-EXPECTED = {"dense-ae.mnist5k", "dense-dae.mnist5k", "dense-vae.mnist5k", "dense-gan.mnist5k", "digit-cnn.mnist5k"}
+EXPECTED = {"dense-ae.mnist5k", "dense-dae.mnist5k", "dense-vae.mnist5k", "dense-gan.mnist5k", "dense-cgan.mnist5k",
+            "digit-cnn.mnist5k"}
 TOKEN = "hf_registry_test_token"
 ENTRIES = first_party_entries()
 # huggingface_hub's LFS upload passes its file as `data=`, which httpx2 deprecates (a client-side warning).
@@ -328,8 +329,10 @@ def test_recorded_metrics_re_evaluate_within_tolerance(entry: WeightsEntry, monk
 # Targets of the quality issue, checked against what each entry records (and, above, re-evaluates).
 TARGETS = {
     "dense-ae.mnist5k": {"mse": (None, 0.010)},
-    "dense-vae.mnist5k": {"confidence": (0.9, None), "class_entropy": (2.2, None), "fd_ratio": (None, 10.0)},
+    "dense-dae.mnist5k": {"psnr_gain": (8.0, None)},
+    "dense-vae.mnist5k": {"confidence": (0.94, None), "class_entropy": (2.25, None), "fd_ratio": (None, 5.0)},
     "dense-gan.mnist5k": {"confidence": (0.92, None), "class_entropy": (2.25, None)},
+    "dense-cgan.mnist5k": {"label_accuracy": (0.95, None), "confidence": (0.93, None), "fd_ratio": (None, 3.0)},
 }
 
 

@@ -163,7 +163,7 @@ def test_a_load_racing_a_save_never_mixes_a_pair(tmp_path: Path) -> None:
 
 def test_weights_of_another_save_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     zoo.save(_model(4), tmp_path / "a")
-    zoo.save(_model(4), tmp_path / "b")
+    zoo.save(_model(5), tmp_path / "b")  # other weights: a save id is a hash of the weights
     os.replace(tmp_path / "b" / "model.safetensors", tmp_path / "a" / "model.safetensors")
     monkeypatch.setattr(_serialization, "PAIR_RETRY_SECONDS", 0.1)
     with pytest.raises(LoadError, match="come from different saves"):
@@ -204,8 +204,8 @@ def _special(kind: str, path: Path) -> None:
         server.close()
 
 
-EXPECTED = {"fifo": "a FIFO", "directory": "a directory", "device-symlink": "a character device (through a symlink)",
-            "socket": "a socket"}
+EXPECTED = {"fifo": "a FIFO (named pipe)", "directory": "a folder",
+            "device-symlink": "a character device (through a symlink)", "socket": "a socket"}
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))

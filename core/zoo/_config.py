@@ -16,8 +16,6 @@ from zoo.errors import ConfigError
 
 # A hostile config.json must not make the process allocate gigabytes: 64M float32 parameters is 256 MB.
 MAX_PARAMETERS = 64_000_000
-# Largest single dimension (layer width, latent size, flattened input) any first-party config accepts.
-MAX_WIDTH = 16_384
 
 
 class ModelConfig(BaseModel):

@@ -13,11 +13,23 @@ from zoo.errors import ConfigError
 
 _NOT_FILES = (
     (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+def not_a_file(path: str | os.PathLike[str], mode: int) -> str | None:
+    """None when ``mode`` (``path``'s, after symlinks) is a regular file's, else what ``path`` is, for a message.
+
+    For example "a FIFO (named pipe)" or "a character device (through a symlink)". Readers refuse anything but a
+    regular file by what it is, before opening it: reading a FIFO or a device could block or never end.
+    """
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _NOT_FILES if test(mode)), "an unknown kind of file")
+    return kind + (" (through a symlink)" if os.path.islink(path) else "")
 
 
 def check_writable_target(path: str | os.PathLike[str]) -> None:
@@ -29,8 +41,8 @@ def check_writable_target(path: str | os.PathLike[str]) -> None:
         mode = os.stat(path).st_mode
     except OSError:
         return  # nothing there (or unreadable: the write itself will say so)
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _NOT_FILES if test(mode)), "not a regular file")
+    kind = not_a_file(path, mode)
+    if kind is not None:
         raise ConfigError(f"cannot write {os.fspath(path)}: it is {kind}; give the path of a file")
 
 

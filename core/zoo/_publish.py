@@ -27,7 +27,7 @@ from zoo._hub import (
 from zoo._rundir import RunDir
 from zoo._text import valid_distribution
 from zoo._weights import Metrics, WeightsEntry, read_metrics
-from zoo.errors import LoadError
+from zoo.errors import ConfigError, LoadError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -99,7 +99,9 @@ def publish_entry(name: str, repo_id: str, *, token: str | bool | None = None, p
     with tempfile.TemporaryDirectory(prefix="zoo-publish-") as tmp:
         staging = Path(tmp)
         for file in entry.files:
-            path = entry_file(entry, file, token=token, cache_dir=cache_dir, endpoint=endpoint)
+            # resolve_entry has verified the config and the weights already; only the pictures are left.
+            path = (resolved.directory / file if file in (CONFIG_FILE, WEIGHTS_FILE)
+                    else entry_file(entry, file, token=token, cache_dir=cache_dir, endpoint=endpoint))
             shutil.copyfile(path, staging / file)
         document = read_config_document(staging / CONFIG_FILE)
         training = {"command": entry.command, "seed": entry.seed, "data": entry.dataset, "split": entry.split}
@@ -116,12 +118,9 @@ def _training_summary(run: Path) -> dict[str, Any]:
     """The run's training settings for the card, minus anything machine-local (output path, device)."""
     from zoo._registry import get_registry
 
-    path = RunDir(run).train_config
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    if not isinstance(data, dict):
+        data = RunDir(run).read_train_config()
+    except ConfigError:  # none, or not a run config: the card goes without
         return {}
     summary = {k: v for k, v in data.items() if k not in ("out", "device")}
     # A dataset given as a file path would leak a local path into a public card: keep registered names only.

@@ -90,7 +90,6 @@ def resolve(source: str | os.PathLike[str], *, token: str | bool | None = None,
     hub: HubOptions = {"token": token, "cache_dir": cache_dir, "endpoint": endpoint}
     if parsed.kind == "hub":
         files = fetch_hub(parsed.text, **hub)
-        assert files.weights is not None
         return Resolved(files.config.parent, files.source, f"hf-hub:{files.repo_id}@{files.revision}")
     if parsed.kind == "registry":
         return resolve_entry(registry_entry(parsed.text), **hub)
@@ -103,13 +102,16 @@ def resolve(source: str | os.PathLike[str], *, token: str | bool | None = None,
 def load(source: str | os.PathLike[str], *, token: str | bool | None = None,
          cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> nn.Module:
     """Resolve ``source``, then build it with the one strict loader; eval mode, ``zoo_source`` set."""
+    return _load_resolved(resolve(source, token=token, cache_dir=cache_dir, endpoint=endpoint))
+
+
+def _load_resolved(resolved: Resolved) -> nn.Module:
     from zoo._serialization import load_directory
 
-    resolved = resolve(source, token=token, cache_dir=cache_dir, endpoint=endpoint)
-    model = load_directory(resolved.directory)
+    model = load_directory(resolved.directory)  # in eval mode
     if resolved.provenance is not None:
         model.zoo_source = resolved.provenance  # type: ignore[assignment]  # nn.Module's __setattr__ wants tensors
-    return model.eval()
+    return model
 
 
 # -- directories -------------------------------------------------------------------------------------------
@@ -153,6 +155,10 @@ def registry_entry(name: str) -> WeightsEntry:
             raise LoadError(f"pretrained entry {name!r} is broken and was not registered: {problem}",
                             architecture=name.split(".", 1)[0]) from None
         raise UnknownModelError(str(exc) + _folder_hint(name), architecture=name.split(".", 1)[0]) from None
+    return _checked_entry(entry)
+
+
+def _checked_entry(entry: Any) -> WeightsEntry:
     if not isinstance(entry, WeightsEntry):
         raise LoadError(
             f"pretrained entry {shown(getattr(entry, 'name', entry))!r} is a {type(entry).__name__}, not a "
@@ -210,16 +216,7 @@ def entry_file(entry: WeightsEntry, name: FileName, *, token: str | bool | None 
 
 def load_entry(entry: Any, **hub: Any) -> nn.Module:
     """Load a pretrained entry object (as the registry holds it) in eval mode."""
-    from zoo._serialization import load_directory
-
-    if not isinstance(entry, WeightsEntry):
-        raise LoadError(
-            f"pretrained entry {shown(getattr(entry, 'name', entry))!r} is a {type(entry).__name__}, not a "
-            "zoo.WeightsEntry; the plugin that registers it must return zoo.WeightsEntry objects")
-    resolved = resolve_entry(entry, **hub)
-    model = load_directory(resolved.directory)
-    model.zoo_source = resolved.provenance  # type: ignore[assignment]
-    return model.eval()
+    return _load_resolved(resolve_entry(_checked_entry(entry), **hub))
 
 
 # -- the Hub -----------------------------------------------------------------------------------------------

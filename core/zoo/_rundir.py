@@ -66,38 +66,25 @@ class RunDir:
     def snapshots(self) -> Path:
         return self.root / SNAPSHOTS_DIR
 
-    def is_run(self) -> bool:
-        """True when the folder holds a training run (a checkpoint or the configs it was started with)."""
-        return self.checkpoint.is_file() or self.train_config.is_file()
-
-    def stale_temporaries(self) -> list[Path]:
-        """Temporary files left by a write that was killed (``atomic_destination`` names them ``.stem.*.tmp*``)."""
-        if not self.root.is_dir():
-            return []
-        return sorted(p for p in self.root.iterdir() if p.name.startswith(".") and ".tmp" in p.name and p.is_file())
-
     def read_train_config(self) -> dict[str, Any]:
         return read_json_object(self.train_config)
 
     def read_model_config(self) -> dict[str, Any]:
         return read_json_object(self.model_config)
 
-    def read_metrics_log(self) -> list[dict[str, Any]]:
-        """The logged records, stopping at a torn last line (a killed process)."""
-        return list(iter_metrics(self.metrics_log))
-
 
 def read_json_object(path: Path) -> dict[str, Any]:
     """A small JSON object from ``path``, or a :class:`ConfigError` naming the file and the problem."""
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist or is not a regular file")
     try:
-        if not path.is_file():
-            raise ConfigError(f"{path} does not exist or is not a regular file")
-        if path.stat().st_size > MAX_RUN_JSON_BYTES:
-            raise ConfigError(f"{path} is {path.stat().st_size:,} bytes, too large for a run config")
+        size = path.stat().st_size
+        if size > MAX_RUN_JSON_BYTES:
+            raise ConfigError(f"{path} is {size:,} bytes, too large for a run config")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
+    except ConfigError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: bad JSON
         raise ConfigError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object, found {type(data).__name__}")

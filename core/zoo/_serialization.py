@@ -1,13 +1,14 @@
 """Saving and loading a model as ``config.json`` + ``model.safetensors`` (never pickle).
 
 A model folder changes as a unit. :func:`save` writes the weights to a pending file
-``.model.<id>.safetensors`` (``<id>`` a fresh random save id, also stored in the file's metadata), then
+``.model.<id>.safetensors`` (``<id>`` the save id, a hash of the tensors, also stored in the file's metadata), then
 atomically replaces ``config.json``, which names that id as ``weights_id``: replacing ``config.json`` is the
 one commit point. Only then is the pending file renamed to ``model.safetensors``. A reader takes the weights
 whose save id matches the config it read: ``model.safetensors``, or the pending file when a save was cut off
 between the two renames. A crash at any instant therefore leaves the old model or the new one; a reader racing a
 writer retries and never builds a mismatched pair. Files saved before save ids existed (no ``weights_id``)
-load as before.
+load as before. As the id is derived from the content, and the file's header is written in one order, saving the
+same weights twice writes the same bytes: pushing an unchanged model makes no new Hub commit.
 
 Tied parameters (one tensor under several names) are stored once; the file's metadata maps every other name to
 the stored one, and loading ties them again.
@@ -16,6 +17,7 @@ the stored one, and loading ties them again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -23,7 +25,6 @@ import re
 import stat
 import struct
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from zoo._config import validate_config
-from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory
+from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory, not_a_file
 from zoo._registry import Registry, get_registry
 from zoo.errors import (
     ConfigError,
@@ -149,21 +150,26 @@ def save(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
     document = config_document(model)
     state = model.state_dict()
     tied = tied_names(state)
-    stored = {k: v for k, v in state.items() if k not in tied}
-    weights_id = uuid.uuid4().hex
-    metadata = {"format": "pt", METADATA_ID_KEY: weights_id}
+    stored = _independent({k: v for k, v in state.items() if k not in tied})
+    metadata = {"format": "pt"}
     if tied:
         metadata[METADATA_TIED_KEY] = json.dumps(tied, sort_keys=True)
+    weights_id = _content_id(stored, metadata)
+    metadata[METADATA_ID_KEY] = weights_id
     document[WEIGHTS_ID_KEY] = weights_id
+    data = _canonical_header(save_bytes(stored, metadata=metadata))
     _make_directory(directory)
     with _save_lock(directory):
         pending = directory / f"{PENDING_PREFIX}{weights_id}.safetensors"
+        # A pending file of this id (the same weights) may be left by an interrupted save, and config.json may even
+        # name it: it is replaced atomically, never rewritten in place, and a failed save leaves it alone.
+        leftover = pending.exists()
         try:
-            # The pending file is unused until config.json names it, so it needs no temporary name of its own.
-            _write_durably(pending, save_bytes(_independent(stored), metadata=metadata))
+            atomic_write_bytes(pending, data)
             atomic_write_bytes(directory / CONFIG_NAME, (json.dumps(document, indent=2) + "\n").encode())
         except BaseException:
-            pending.unlink(missing_ok=True)
+            if not leftover:
+                pending.unlink(missing_ok=True)
             raise
         os.replace(pending, directory / WEIGHTS_NAME)
         fsync_directory(directory)
@@ -200,15 +206,25 @@ def _save_lock(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _content_id(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """A save id that is a hash of what the weights file holds: names, dtypes, shapes, bytes and metadata."""
+    digest = hashlib.sha256(json.dumps(metadata, sort_keys=True).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name]  # contiguous, on the CPU (see _independent)
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return digest.hexdigest()[:32]
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its metadata in sorted order (safetensors writes it in hash-map order)."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode().ljust(length)
+    if len(text) != length:  # never: the same keys and values, reordered, take the same bytes
+        return data
+    return data[:8] + text + data[8 + length:]
 
 
 def _remove_stale_files(directory: Path) -> None:
@@ -216,7 +232,7 @@ def _remove_stale_files(directory: Path) -> None:
     for path in directory.iterdir():
         name = path.name
         if (name.startswith(PENDING_PREFIX) and name.endswith(".safetensors")) or (
-            name.startswith((".model.", ".config.")) and ".tmp." in name
+            name.startswith((".model.", ".config.", f".{PENDING_PREFIX}")) and ".tmp." in name
         ):
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -224,15 +240,6 @@ def _remove_stale_files(directory: Path) -> None:
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
-
-
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 
 
 def read_regular_file(path: Path, limit: int, *, what: str) -> bytes:
@@ -273,10 +280,9 @@ def read_regular_file(path: Path, limit: int, *, what: str) -> bytes:
 
 
 def _require_regular(path: Path, mode: int, what: str) -> None:
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-        link = " (through a symlink)" if path.is_symlink() else ""
-        raise LoadError(f"{path} is {kind}{link}, not a regular file; a {what} must be a regular file", path=path)
+    kind = not_a_file(path, mode)
+    if kind is not None:
+        raise LoadError(f"{path} is {kind}, not a regular file; a {what} must be a regular file", path=path)
 
 
 def _is_regular(path: Path) -> bool:
@@ -422,12 +428,6 @@ def _metadata(data: bytes) -> dict[str, str]:
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise ValueError("__metadata__ must map strings to strings")
     return metadata
-
-
-def load_weights(model: nn.Module, path: Path) -> None:
-    """Strictly load a safetensors file into ``model``: every tensor present, expected and of the right shape."""
-    require_weights_file(path)
-    _load_into(model, _Weights(path))
 
 
 def _load_into(model: nn.Module, weights: _Weights) -> None:

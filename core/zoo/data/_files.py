@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from zoo._files import not_a_file
 from zoo._specs import Data, Split
 from zoo.data._checks import CHANNELS, MAX_ELEMENTS, MAX_SIDE, _nchw_shape, _numpy_kind, holdout, validate_data
 from zoo.data._stream import NpyRows, RowSource, StreamedData, scan_float_rows, should_stream
@@ -85,25 +86,15 @@ def load_path(path: Path, split: Split, *, channels: int | None = None,
     return test
 
 
-_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
 def require_regular_file(path: Path) -> None:
     """Refuse anything but a regular file (after symlinks) by what it is: reading a FIFO or device could block."""
     try:
         mode = path.stat().st_mode
     except OSError as exc:
         raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-        link = " (through a symlink)" if path.is_symlink() else ""
-        raise DataError(f"{path}: is {kind}{link}; zoo reads data only from regular files, so remove it or "
+    kind = not_a_file(path, mode)
+    if kind is not None:
+        raise DataError(f"{path}: is {kind}; zoo reads data only from regular files, so remove it or "
                         "replace it with the file itself")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -20,6 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
+from zoo._files import not_a_file
 from zoo._rundir import CHECKPOINT_NAME
 from zoo._serialization import save_tensors
 from zoo.errors import TrainingError
@@ -93,8 +93,9 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
 def load_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> TrainingState:
     """Validate, then restore everything saved by :func:`save_checkpoint`; returns the counters."""
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device in its place would block or never end
-            raise _bad(path, "it is not a regular file")
+        kind = not_a_file(path, path.stat().st_mode)  # a FIFO or device in its place would block or never end
+        if kind is not None:
+            raise _bad(path, f"it is not a regular file but {kind}")
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}

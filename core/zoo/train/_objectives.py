@@ -243,13 +243,16 @@ class Adversarial:
 
     def after_update(self, model: Any, network: str) -> None:
         ema = ema_generator_of(model)
-        if network != "generator" or ema is None or self.ema_decay <= 0:
-            return
-        with torch.no_grad():
-            ema_params = list(ema.parameters()) + list(ema.buffers())
-            params = list(model.generator.parameters()) + list(model.generator.buffers())
-            floats = [(e, p) for e, p in zip(ema_params, params, strict=True) if e.is_floating_point()]
-            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1.0 - self.ema_decay)
+        if network == "generator" and ema is not None and self.ema_decay > 0:
+            update_ema(ema, model.generator, self.ema_decay)
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, source: nn.Module, decay: float) -> None:
+    """Move every floating-point parameter and buffer of ``ema`` towards ``source``'s: ``e += (1 - decay) (s - e)``."""
+    pairs = zip([*ema.parameters(), *ema.buffers()], [*source.parameters(), *source.buffers()], strict=True)
+    floats = [(e, s) for e, s in pairs if e.is_floating_point()]
+    torch._foreach_lerp_([e for e, _ in floats], [s for _, s in floats], 1.0 - decay)
 
 
 def translate_randomly(images: Tensor, fraction: float) -> Tensor:

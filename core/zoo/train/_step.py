@@ -99,9 +99,9 @@ class StepEngine:
         # While one network updates, the others' parameters need no gradient: a GAN's generator step then skips
         # the discriminator's weight gradients (which its own next update would discard anyway).
         trainable = {id(p): p for _, module, _ in updates for p in module.parameters() if p.requires_grad}
-        self.others = {network: [p for key, p in trainable.items()
-                                 if key not in {id(q) for q in module.parameters()}]
-                       for network, module, _ in updates}
+        own = {network: {id(p) for p in module.parameters()} for network, module, _ in updates}
+        self.others = {network: [p for key, p in trainable.items() if key not in own[network]]
+                       for network, _, _ in updates}
         self.sums: dict[str, Tensor] = {}  # key -> running sum of its logged value over the window
         self.loss_sums: dict[str, Tensor] = {network: self._zero() for network, _, _ in updates}
         self.window_steps = 0
@@ -250,7 +250,6 @@ class StepEngine:
                 target[name] = self._zero()
             target[name].copy_(value)
         self.window_steps = steps
-
 
 
 @contextlib.contextmanager

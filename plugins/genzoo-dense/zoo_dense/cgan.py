@@ -235,17 +235,10 @@ class ConditionalAdversarial:
         raise TrainingError(f"ConditionalAdversarial has no network {network!r}")
 
     def after_update(self, model: Any, network: str) -> None:
-        ema = model.generator_ema
-        if network != "generator" or ema is None or self.ema_decay <= 0:
-            return
-        with torch.no_grad():
-            pairs = zip(
-                list(ema.parameters()) + list(ema.buffers()),
-                list(model.generator.parameters()) + list(model.generator.buffers()),
-                strict=True,
-            )
-            floats = [(e, p) for e, p in pairs if e.is_floating_point()]
-            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1.0 - self.ema_decay)
+        if network == "generator" and model.generator_ema is not None and self.ema_decay > 0:
+            from zoo.train._objectives import update_ema
+
+            update_ema(model.generator_ema, model.generator, self.ema_decay)
 
     def finalize(self, model: Any, data: Any) -> None:
         return None
