@@ -203,15 +203,19 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from zoo import _images
-    from zoo._protocols import ConditionalGenerator, sampler_of
+    from zoo._protocols import Autoencoder, ConditionalGenerator, family_of, sampler_of
+    from zoo._text import shown
 
     _check_count(args.n, "samples", 10_000)
     _images.check_output_path(args.out)
     loaded = _load(args.source)
     model = sampler_of(loaded)  # the model, or a GAN's generator when only that samples
     if model is None:
-        raise ConfigError(f"{args.source} ({getattr(loaded, 'architecture', '?')}) cannot sample: it is no "
-                          "generator; use `zoo reconstruct` for autoencoders")
+        family = family_of(loaded)
+        what = f"an {family}" if family and family[0] in "aeiou" else f"a {family or 'model'}"
+        hint = "; use `zoo reconstruct` or `zoo encode` instead" if isinstance(loaded, Autoencoder) else ""
+        raise ConfigError(f"{shown(args.source)} is {what}, which cannot sample (it implements no "
+                          f"zoo.Generator){hint}")
     seeded = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
         if args.label is None:

@@ -123,6 +123,7 @@ class _TestDigits(nn.Module):
         return self.images[picks]
 
 
+@pytest.mark.slow  # three evaluations on mnist-5k with the pretrained classifier: about 11 s
 def test_evaluation_scores_how_often_the_classifier_reads_the_label_asked_for() -> None:
     from zoo.data import load_dataset
 
@@ -195,3 +196,15 @@ def test_denoising_reports_per_image_and_split_psnr() -> None:
         assert metrics["psnr_denoised"]["values"][seed] >= denoised
     # Gaussian noise of std 0.3, clipped to [0, 1], leaves an MSE below 0.09 on digits.
     assert 10 * math.log10(1 / 0.09) < metrics["psnr_noisy_split"]["mean"] < 20
+
+
+def test_sampler_temperature_scales_the_sampled_deviation() -> None:
+    torch.manual_seed(0)
+    model: Any = zoo.create("dense-vae", data_shape=(1, 6, 5), encoder_hidden=(8,), latent_dim=3,
+                            decoder_hidden=(8,), sampler_temperature=0.5).eval()
+    eps = torch.randn(4, 3, generator=torch.Generator().manual_seed(7))
+    drawn = model.sample(4, generator=torch.Generator().manual_seed(7))
+    assert torch.allclose(drawn, model.decode(0.5 * eps))
+    assert not torch.allclose(drawn, model.decode(eps))
+    with pytest.raises(ValueError, match="sampler_temperature"):
+        zoo.create("dense-vae", sampler_temperature=0.0)
