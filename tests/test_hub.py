@@ -579,7 +579,7 @@ class _Hostile:
                 outer.requests.append(f"HEAD {self.path}")
                 reply(self)  # type: ignore[operator]
 
-            do_GET = do_HEAD
+            do_GET = do_POST = do_HEAD
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -773,3 +773,28 @@ def test_a_cdn_redirect_is_followed_without_the_token(hostile: object, run_dir: 
     model = zoo.load(f"hf-hub:alice/ae@{SHA}", endpoint=hub.endpoint, token=TOKEN)
     _assert_same_model(model, zoo.load(run_dir))
     assert cdn_auth == [None], "the token goes to the Hub's origin only"
+
+
+def test_cli_push_to_a_silent_server_times_out(hostile: object, run_dir: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    from zoo import _cli_hub
+
+    server = hostile(lambda h: time.sleep(3))  # type: ignore[operator]
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)  # type: ignore[attr-defined]
+    monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)  # type: ignore[attr-defined]
+    monkeypatch.setattr(_cli_hub, "PUSH_TIMEOUT_S", 0.3)
+    token_file = tmp_path / "token"
+    token_file.write_text("hf_alice\n")
+    started = time.monotonic()
+    try:
+        assert main(["push", str(run_dir), "alice/slow", "--token-file", str(token_file)]) != 0
+    finally:
+        set_client_factory(default_client_factory)  # the CLI bounds the process-wide client; give it back
+    assert time.monotonic() - started < 3
+    err = capsys.readouterr().err
+    assert "zoo: error: the Hub at" in err and "timed out during the push" in err
+    assert "Traceback" not in err

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ConfigError
 
@@ -88,8 +88,27 @@ def _report(what: str, info: PushResult) -> None:
         print(f"  tagged {info.tag}: load it with zoo.load(\"hf-hub:{info.repo_id}@{info.tag}\")")
 
 
+# Seconds a push may wait on one connect, read or write. huggingface_hub's own client waits forever; the library
+# leaves that process-wide setting alone, but the command line owns its process and bounds it.
+PUSH_TIMEOUT_S = 60.0
+
+
+def _bound_hub_requests() -> None:
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    def bounded() -> Any:
+        client = default_client_factory()
+        client.timeout = PUSH_TIMEOUT_S
+        return client
+
+    set_client_factory(bounded)
+
+
 def _cmd_push(args: argparse.Namespace) -> int:
     from zoo._publish import push
+
+    _bound_hub_requests()
 
     info = push(args.directory, args.repo_id, token=_token(args), private=args.private or None,
                 branch=args.branch, tag=args.tag, commit_message=args.message, license=args.license)
@@ -108,6 +127,8 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from zoo._publish import publish_entry
+
+    _bound_hub_requests()
 
     info = publish_entry(args.entry, args.repo_id, token=_token(args), private=args.private or None,
                          branch=args.branch, tag=args.tag, commit_message=args.message, license=args.license)
