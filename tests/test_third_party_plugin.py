@@ -539,6 +539,7 @@ def runs(env_python: Path, gauss_run: Path) -> dict[str, subprocess.CompletedPro
         futures = {
             "probe": pool.submit(_run, env_python, "-c", PROBE),
             "plugins": pool.submit(_run, env_python, "-m", "zoo", "plugins"),
+            "strict plugins": pool.submit(_run, env_python, "-m", "zoo", "plugins", ZOO_STRICT_PLUGINS="1"),
             "strict list": pool.submit(_run, env_python, "-m", "zoo", "list", ZOO_STRICT_PLUGINS="1",
                                        ZOO_BLOCK_PLUGINS="typo"),
             "gauss": pool.submit(_gauss_commands, env_python, gauss_run),
@@ -663,6 +664,15 @@ def test_cli_plugins_shows_every_plugin_with_its_status(runs: dict[str, subproce
     assert " broken " in rows["typo"] and "zoo_model()" in rows["typo"]
 
 
+def test_cli_plugins_lists_every_problem_once(runs: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    # The table is the diagnosis: not repeated as warnings, and in strict mode not cut short at the first problem.
+    assert "is broken" not in runs["plugins"].stderr
+    strict = runs["strict plugins"]
+    assert strict.returncode == 1, strict.stderr
+    rows = {line.split()[0]: line for line in strict.stdout.splitlines()[1:]}
+    assert " broken " in rows["broken"] and " broken " in rows["typo"] and " ok " in rows["acme"]
+
+
 def test_cli_plugins_check_fails_on_a_broken_plugin(probe: dict[str, Any]) -> None:
     assert probe["plugins_check_exit"] == 1
 
@@ -780,6 +790,9 @@ def test_a_family_without_an_objective_is_refused(registered: Any) -> None:
     info = registered(_plugin(zoo_models=lambda: [zoo.ModelSpec(name="t-flow", config=ForbidConfig, build=Flow)]))
     assert info.status == "broken" and "'t-flow' names no objective" in info.error and "objective=" in info.error
     assert "t-flow" not in zoo.list_models()
+    with pytest.raises(zoo.errors.UnknownModelError, match="'t-flow' was refused when its plugin registered, from "
+                       "plugin 'test-plugin'.*names no objective"):
+        zoo.create("t-flow")
 
 
 @pytest.mark.parametrize(("config", "message"), [

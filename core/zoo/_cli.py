@@ -151,13 +151,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from zoo._registry import get_registry
+    from zoo._registry import ENV_STRICT, _env_flag, build_registry
+    from zoo._text import shown
 
-    rows = get_registry().plugins
+    # Every problem in the table, once: not the first one only (strict mode), nor each again as a warning.
+    registry_logger = logging.getLogger("zoo._registry")
+    level = registry_logger.level
+    registry_logger.setLevel(logging.ERROR)
+    try:
+        rows = build_registry(strict=False).plugins
+    finally:
+        registry_logger.setLevel(level)
     print(f"{'plugin':18s} {'distribution':24s} {'version':10s} {'status':8s} error")
     for p in rows:
-        print(f"{p.name:18s} {p.distribution:24s} {p.version:10s} {p.status:8s} {p.error}")
-    return 1 if any(p.status == "broken" for p in rows) and args.check else 0
+        print(f"{p.name:18s} {p.distribution:24s} {p.version:10s} {p.status:8s} {shown(p.error, limit=2000)}")
+    broken = any(p.status == "broken" for p in rows)
+    return 1 if broken and (args.check or _env_flag(ENV_STRICT)) else 0
 
 
 # -- the parser -------------------------------------------------------------------------------------------------
@@ -190,7 +199,7 @@ def build_parser() -> ZooParser:
     p.set_defaults(handler=_cmd_info)
 
     p = commands.add_parser("plugins", help="list plugins with their distribution, version and status")
-    p.add_argument("--check", action="store_true", help="exit 1 if any plugin is broken")
+    p.add_argument("--check", action="store_true", help="exit 1 if any plugin is broken (so does ZOO_STRICT_PLUGINS=1)")
     p.set_defaults(handler=_cmd_plugins)
 
     for register in _command_modules():

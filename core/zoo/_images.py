@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EVAL_EXTRA = "pip install genzoo[eval]"
+EVAL_EXTRA = "pip install 'genzoo[eval]'"
 PathLike = str | os.PathLike[str]
 # What Pillow writes for image grids, and what matplotlib writes for plots (by suffix).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")

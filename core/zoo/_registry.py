@@ -62,6 +62,8 @@ class Registry:
     conflicts: dict[tuple[str, str], list[Provider]] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     manager: pluggy.PluginManager | None = None
+    # (kind, name) of specs a plugin offered but zoo refused -> why, so that asking for one says so.
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
         return self._get("model", self.models, name)
@@ -81,6 +83,11 @@ class Registry:
             raise AmbiguousModelError(
                 f"{kind} name {name!r} is registered by both {who}; uninstall one of them, or block one "
                 f"with {ENV_BLOCK}=<plugin>",
+                architecture=name if kind == "model" else None,
+            )
+        if (kind, name) in self.refused:
+            raise UnknownModelError(
+                f"{kind} {name!r} was refused when its plugin registered, {self.refused[(kind, name)]}",
                 architecture=name if kind == "model" else None,
             )
         try:
@@ -124,9 +131,13 @@ def unregister_plugin(name: str) -> None:
     get_registry.cache_clear()
 
 
-def build_registry() -> Registry:
-    """Discover plugins, call their hooks and build a fresh registry."""
-    strict = _env_flag(ENV_STRICT)
+def build_registry(*, strict: bool | None = None) -> Registry:
+    """Discover plugins, call their hooks and build a fresh registry.
+
+    ``strict`` (default: ``ZOO_STRICT_PLUGINS``) makes the first broken plugin a :class:`PluginError`;
+    ``zoo plugins`` builds with ``strict=False`` so that it can list every problem.
+    """
+    strict = _env_flag(ENV_STRICT) if strict is None else strict
     blocked = _blocked()
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
@@ -138,7 +149,7 @@ def build_registry() -> Registry:
     core_version = _distribution_version(CORE_DISTRIBUTION)
     candidates.append((PluginInfo("zoo-builtin", CORE_DISTRIBUTION, core_version), lambda: _builtin))
     for name, obj in _extra_plugins.items():
-        candidates.append((PluginInfo(name, "(registered at runtime)", ""), functools.partial(_identity, obj)))
+        candidates.append((PluginInfo(name, "registered at runtime", ""), functools.partial(_identity, obj)))
     if not _env_flag(ENV_DISABLE_AUTOLOAD):
         for ep in _entry_points():
             dist = ep.dist
@@ -223,6 +234,7 @@ def _collect(registry: Registry, manager: pluggy.PluginManager, infos: dict[str,
                     item = checked_model_spec(item)
                 except ZooError as exc:
                     _mark_broken(info, f"hook {hook_name}(): {exc}", strict, hook=hook_name)
+                    registry.refused[(kind, item.name)] = f"from plugin {info.name!r} ({info.distribution}): {exc}"
                     continue
             name = item.name
             key = (kind, name)
@@ -285,8 +297,9 @@ def _probe_build(spec: ModelSpec) -> object:
 def _mark_broken(info: PluginInfo, message: str, strict: bool, *, hook: str | None = None) -> None:
     info.status = "broken"
     info.error = f"{info.error}; {message}" if info.error else message
-    logger.warning("zoo plugin %r (%s) is broken: %s", info.name, info.distribution, message)
-    if strict:
+    if not strict:
+        logger.warning("zoo plugin %r (%s) is broken: %s", info.name, info.distribution, message)
+    else:
         raise PluginError(
             f"plugin {info.name!r} from {info.distribution}: {message}. Fix or uninstall it, or unset "
             f"{ENV_STRICT} to carry on without it",
@@ -314,7 +327,8 @@ def plugin_callbacks(train_config: Any) -> list[Any]:
         try:
             result = impl.function(train_config=train_config)
         except Exception as exc:  # one plugin's logger must not stop a training run
-            _mark_broken(info, f"hook zoo_callbacks() raised {type(exc).__name__}: {exc}; continuing without it",
+            _mark_broken(info, f"hook zoo_callbacks() raised {type(exc).__name__}: {exc}"
+                         + ("" if strict else "; training continues without its callbacks"),
                          strict, hook="zoo_callbacks")
             continue
         callbacks.extend(_hook_items(info, "zoo_callbacks", result, Callback, strict))

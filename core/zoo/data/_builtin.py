@@ -15,7 +15,7 @@ from zoo.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-DATA_EXTRA = "pip install genzoo[data]"
+DATA_EXTRA = "pip install 'genzoo[data]'"
 
 
 def builtin_datasets() -> list[DatasetSpec]:

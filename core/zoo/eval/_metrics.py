@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from zoo.errors import DataError
 
-EVAL_EXTRA = "pip install genzoo[eval]"
+EVAL_EXTRA = "pip install 'genzoo[eval]'"
 # Per-image MSE floor: a perfect reconstruction scores 100 dB (at data range 1) instead of infinity.
 MIN_MSE = 1e-10
 # Rows of the pairwise-distance matrix computed at once; bounds memory at CHUNK * N * 8 bytes.

@@ -91,8 +91,15 @@ class Progress(Callback):
 
             self._bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True)
         self._last = time.monotonic()
-        logger.info("training %s for %d steps (from step %d) into %s", trainer.name, trainer.total_steps,
-                    trainer.step, trainer.out)
+        if trainer.step == 0:
+            logger.info("training %s for %d steps into %s", trainer.name, trainer.total_steps, trainer.out)
+        elif trainer.step < trainer.total_steps:
+            logger.info("training %s from step %d to step %d (%d more) in %s", trainer.name, trainer.step,
+                        trainer.total_steps, trainer.total_steps - trainer.step, trainer.out)
+        else:
+            logger.warning("%s in %s is already at step %d of %d: nothing to train; to train longer, give "
+                           "--epochs or --steps with --resume", trainer.name, trainer.out, trainer.step,
+                           trainer.total_steps)
 
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         if self.quiet:
