@@ -282,6 +282,12 @@ def test_train_overwrite_replaces_only_a_run(tmp_path: Path, capsys: pytest.Capt
     code, _, err = _run(capsys, "train", "probe-ae", "--steps", "2", "--out", str(other), "--overwrite")
     _assert_one_error_line(code, err, "not a zoo run directory")
     assert (other / "notes.txt").read_text() == "keep me"
+    code, _, err = _run(capsys, "train", "probe-ae", "--steps", "2", "--out", str(other))
+    _assert_one_error_line(code, err, r"already holds files that are not a zoo run \(notes.txt\)")
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _run(capsys, "train", "probe-ae", "--steps", "2", "--out", str(empty), "-q")[0] == 0
 
 
 # -- discoverability ----------------------------------------------------------------------------------------------

@@ -2,20 +2,24 @@
 
 Every expected failure ends in one ``zoo: error: ...`` line on stderr and a non-zero exit status: usage errors
 (with the closest option or command suggested) exit 2, like :class:`zoo.errors.ZooError` and file-system errors;
-Ctrl-C exits 130. Anything unexpected is reported in one line too; ``-v`` shows its traceback.
+Ctrl-C exits 130, SIGTERM and SIGHUP 128 + the signal number (temporary files removed). Anything unexpected is
+reported in one line too; ``-v`` shows its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import errno
 import json
 import logging
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from zoo.errors import ZooError
@@ -343,7 +347,39 @@ def _configure_threads(args: argparse.Namespace) -> None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One printable line: whitespace collapsed, control characters (terminal escapes from paths) escaped."""
+    from zoo._text import shown
+
+    return shown(" ".join(text.split()), limit=4000)
+
+
+class Terminated(Exception):
+    """SIGTERM or SIGHUP arrived: unwind (removing temporary files) and report it in one line."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated`, so ``finally`` blocks run (zoo train saves instead)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:  # nohup's SIG_IGN stays
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _os_error(exc: OSError) -> str:
@@ -357,6 +393,9 @@ def _os_error(exc: OSError) -> str:
         errno.EISDIR: "that is a folder; give a file path",
         errno.ENOTDIR: "a part of the path is a file, not a folder",
         errno.ENAMETOOLONG: "use a shorter path",
+        errno.EEXIST: "something that is not a folder (a file or a broken symlink) is in the way; remove it or "
+        "choose another path",
+        errno.ELOOP: "a symlink loop is in the way; remove it or choose another path",
     }.get(exc.errno or 0)
     return f"{where}{reason}" + (f" ({fix})" if fix else "")
 
@@ -377,10 +416,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("httpx", "httpx2", "httpcore", "httpcore2", "huggingface_hub"):  # a request line each: -v only
         logging.getLogger(name).setLevel(logging.NOTSET if args.verbose else logging.WARNING)
     try:
-        _configure_threads(args)
-        return int(args.handler(args) or 0)
+        with _terminate_cleanly():
+            _configure_threads(args)
+            return int(args.handler(args) or 0)
     except (ZooError, UsageError) as exc:
         message = str(exc)
+    except Terminated as exc:
+        print(f"zoo: error: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         message, code = "interrupted (Ctrl-C)", 130
         print(f"zoo: error: {message}", file=sys.stderr)

@@ -156,6 +156,7 @@ def _prepare_out(out: str, *, resume: bool, overwrite: bool) -> None:
     from pathlib import Path
 
     from zoo._rundir import TRAIN_CONFIG_NAME
+    from zoo._text import shown
 
     path = Path(out)
     if path.exists() and not path.is_dir():
@@ -169,6 +170,12 @@ def _prepare_out(out: str, *, resume: bool, overwrite: bool) -> None:
             raise ConfigError(f"--overwrite: {out} is not a zoo run directory (it has no {TRAIN_CONFIG_NAME}); "
                               "zoo only deletes its own runs. Choose another --out or empty the folder yourself")
         shutil.rmtree(path)
+    elif not resume and path.is_dir() and not (path / TRAIN_CONFIG_NAME).is_file():
+        found = sorted(p.name for p in path.iterdir())
+        if found:
+            shown_names = ", ".join(shown(name, limit=60) for name in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise ConfigError(f"--out {out} already holds files that are not a zoo run ({shown_names}); a run would "
+                              "write its files among them. Choose a new or empty folder")
 
 
 def _resumed_settings(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -207,6 +214,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from zoo._text import shown
 
     _check_count(args.n, "samples", 10_000)
+    _check_seed(args.seed)
     _images.check_output_path(args.out)
     loaded = _load(args.source)
     model = sampler_of(loaded)  # the model, or a GAN's generator when only that samples
@@ -252,6 +260,11 @@ def _check_count(n: int, what: str, most: int) -> None:
         raise ConfigError(f"-n {n}: give between 1 and {most:,} {what}")
 
 
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**63:  # torch.Generator.manual_seed overflows beyond 64 bits
+        raise ConfigError(f"--seed {seed}: give a seed from 0 to {2**63 - 1}")
+
+
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
     import torch
 
@@ -259,6 +272,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from zoo._protocols import Denoiser
 
     _check_count(args.n, "images", 1_000)
+    _check_seed(args.seed)
     _images.check_output_path(args.out)
     model, data = _encoder_and_data(args)
     originals = data.spread(args.n).images

@@ -57,7 +57,10 @@ def atomic_destination(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     check_writable_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
+    except OSError as exc:  # name the file asked for, not the temporary one it never got
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
     os.close(fd)
     temporary = Path(name)
     try:
