@@ -69,7 +69,7 @@ def test_digits() -> None:
 def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     _digits_arrays.cache_clear()
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # makes the import fail
-    with pytest.raises(ImportError, match=r"pip install genzoo\[data\]"):
+    with pytest.raises(ImportError, match=r"pip install 'genzoo\[data\]'"):
         load_dataset("digits")
 
 

@@ -57,11 +57,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"--num-samples {args.num_samples}: give between 1 and {MAX_SAMPLES:,}")
     result = zoo.evaluate(args.source, data=args.data, seeds=tuple(range(args.seeds)), num_samples=args.num_samples,
                           classifier=args.classifier)
-    written = write_metrics(result, args.source) if Path(args.source).is_dir() else None
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
+    sys.stdout.flush()  # the results stay on screen even if writing them into the run directory fails
+    written = write_metrics(result, args.source) if Path(args.source).is_dir() else None
     if written is not None and not args.quiet:
         print(f"wrote {written} and {written.with_name('eval.json')}", file=sys.stderr if args.json else sys.stdout)
     return 0

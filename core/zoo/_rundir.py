@@ -94,12 +94,12 @@ def read_json_object(path: Path) -> dict[str, Any]:
 def iter_metrics(path: Path) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         return
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
-                return  # a torn last line from a killed process
+            except (ValueError, RecursionError):  # JSONDecodeError, huge integers, deep nesting
+                return  # a torn last line from a killed process, or damage: keep what came before
             if isinstance(record, dict):
                 yield record
 

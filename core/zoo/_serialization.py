@@ -40,6 +40,7 @@ from torch import nn
 from zoo._config import validate_config
 from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory, not_a_file
 from zoo._registry import Registry, get_registry
+from zoo._text import shown
 from zoo.errors import (
     ConfigError,
     LoadError,
@@ -328,10 +329,27 @@ def read_config_document(path: Path) -> dict[str, Any]:
     return document
 
 
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKeyError(key)
+        document[key] = value
+    return document
+
+
 def parse_json(raw: bytes | str, *, where: str, fix: str) -> Any:
     """``json.loads`` that raises ConfigError for anything hostile: bad text, deep nesting, huge integers."""
     try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError as exc:  # JSON readers disagree on which of two values wins: trust neither
+        raise ConfigError(f"{where} names the key {shown(exc.key)!r} twice; keep one; {fix}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
     except RecursionError:
@@ -347,7 +365,7 @@ def build_from_document(document: dict[str, Any], *, where: str, registry: Regis
     try:
         spec = registry.model(architecture)
     except UnknownModelError:
-        from zoo._text import install_hint, shown
+        from zoo._text import install_hint
 
         # The provider named in the file is untrusted: a pip hint only for a valid distribution name (PEP 508).
         raise MissingArchitectureError(
@@ -383,6 +401,9 @@ def require_weights_file(path: Path) -> None:
     """
     if path.exists() and not _is_regular(path):
         read_regular_file(path, MAX_WEIGHTS_BYTES, what=f"zoo {WEIGHTS_NAME}")  # raises, naming what it found
+    if path.is_symlink() and not path.exists():
+        raise LoadError(f"{path} is a broken symlink (its target is missing, or it is a symlink loop); replace it "
+                        "with the weights file itself", path=path)
     if not path.exists():
         found = [p.name for p in path.parent.iterdir()] if path.parent.is_dir() else []
         pickles = [n for n in found if n in PICKLE_NAMES]

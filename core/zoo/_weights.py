@@ -331,10 +331,10 @@ def _run_metrics(run: Path, dataset: str) -> Metrics | None:
     records = []
     log = RunDir(run).metrics_log
     if log.is_file():
-        for line in log.read_text(encoding="utf-8").splitlines():
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # a torn or damaged line: keep what came before
                 break
     if not records:
         return None

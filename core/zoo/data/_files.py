@@ -219,7 +219,9 @@ def _read_pt(path: Path) -> _Arrays:
     try:
         # weights_only refuses anything but tensors and plain containers, so a file can never run code; memory
         # mapping (zip-format files only) defers reading the pixels until the size checks have passed.
-        content = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        with warnings.catch_warnings():  # torch warns about unusual pickle protocols: the error below says enough
+            warnings.simplefilter("ignore")
+            content = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as exc:
         # torch's message is mostly advice to drop weights_only; keep only the reason ("Unsupported global: ...").
         reason = re.search(r"Unsupported [^\n]*?(?=\. |\.?$|\n)", str(exc), flags=re.MULTILINE)
@@ -230,6 +232,11 @@ def _read_pt(path: Path) -> _Arrays:
                         ) from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it with torch.load: {exc}") from None
+    for value in (content.values() if isinstance(content, dict) else [content]):
+        if isinstance(value, Tensor) and (value.layout != torch.strided or value.is_meta or value.is_quantized):
+            kind = "a meta" if value.is_meta else "a quantized" if value.is_quantized else f"a {value.layout}"
+            raise DataError(f"{path}: holds {kind} tensor, which has no plain pixel values; save a dense tensor "
+                            "(tensor.to_dense(), or the tensor before moving it to the meta device)")
     if isinstance(content, Tensor):
         return _Arrays(images=content)
     if isinstance(content, dict) and content and all(isinstance(key, str) for key in content):

@@ -136,7 +136,7 @@ def write_metrics(result: dict[str, Any], run_dir: str | os.PathLike[str]) -> Pa
     Both are written atomically into ``run_dir``; returns the path of ``metrics.json``.
     """
     from zoo._config import validate_config
-    from zoo._files import atomic_write_bytes
+    from zoo._files import atomic_write_bytes, check_writable_target
     from zoo._weights import Metrics
 
     directory = Path(run_dir)
@@ -147,8 +147,10 @@ def write_metrics(result: dict[str, Any], run_dir: str | os.PathLike[str]) -> Pa
         raise ConfigError(f"write_metrics: {exc!r} is missing from the result; pass what zoo.evaluate() returns") \
             from None
     metrics = validate_config(Metrics, json.dumps(document), where=f"the metrics for {directory / METRICS_NAME}")
-    atomic_write_bytes(directory / RESULT_NAME, (json.dumps(result, indent=2) + "\n").encode())
     path = directory / METRICS_NAME
+    for target in (directory / RESULT_NAME, path):  # both or neither: refuse a folder or FIFO before writing one
+        check_writable_target(target)
+    atomic_write_bytes(directory / RESULT_NAME, (json.dumps(result, indent=2) + "\n").encode())
     atomic_write_bytes(path, (metrics.model_dump_json(indent=2) + "\n").encode())
     logger.debug("wrote %s and %s to %s", METRICS_NAME, RESULT_NAME, directory)
     return path

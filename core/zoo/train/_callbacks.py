@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from zoo._files import not_a_file
 from zoo._protocols import Autoencoder, sampler_of
 from zoo._rundir import METRICS_LOG_NAME, iter_metrics
 from zoo._specs import Data
@@ -53,6 +54,11 @@ class MetricsLog(Callback):
     def on_train_start(self, trainer: Trainer) -> None:
         path = trainer.run.metrics_log
         self.records = []
+        if path.exists() or path.is_symlink():
+            kind = not_a_file(path, path.stat().st_mode) if path.exists() else "a broken symlink"
+            if kind is not None:  # a FIFO would block the write below forever
+                raise TrainingError(f"{path} is {kind}, not a regular file; remove it (zoo writes the run's loss "
+                                    "log there) or choose another --out", path=path)
         if trainer.step > 0:
             self.records = [r for r in iter_metrics(path) if _step_of(r) <= trainer.step]
         with _writing(path):

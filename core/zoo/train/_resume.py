@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from zoo._files import atomic_write_bytes
+from zoo._files import atomic_write_bytes, not_a_file
 from zoo._rundir import CHECKPOINT_NAME, MODEL_CONFIG_NAME, TRAIN_CONFIG_NAME, RunDir, read_json_object
 from zoo._serialization import config_document
 from zoo.errors import ConfigError, ResumeMismatchError, TrainingError
@@ -77,8 +77,16 @@ def check_same_run(run: RunDir, model: nn.Module, config: TrainConfig) -> None:
 def recorded_run(out: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """``(architecture, model config, training config)`` recorded in the run directory ``out``."""
     run = RunDir(out)
+    if run.root.exists() and not run.root.is_dir():
+        raise TrainingError(f"--resume: {run.root} is a file, not a run directory; give the --out of an earlier run",
+                            path=out)
     if not run.root.is_dir():
         raise TrainingError(f"--resume: no such directory {run.root}; give the --out of an earlier run", path=out)
+    if (run.checkpoint.exists() or run.checkpoint.is_symlink()) and not run.checkpoint.is_file():
+        kind = not_a_file(run.checkpoint, run.checkpoint.stat().st_mode) if run.checkpoint.exists() else (
+            "a broken symlink")
+        raise TrainingError(f"--resume: {run.checkpoint} is {kind}, not a checkpoint file; replace it with the "
+                            "checkpoint, or train without --resume", path=out)
     if not run.checkpoint.is_file():
         raise TrainingError(f"--resume: {run.root} holds no {CHECKPOINT_NAME}, so there is nothing to continue; "
                             "train without --resume", path=out)
