@@ -213,6 +213,17 @@ def test_resume_says_what_is_in_place_of_the_checkpoint(tmp_path: Path, capsys: 
     _one_error_line(capsys, code, f"checkpoint.safetensors is {kind}")
 
 
+def test_a_duplicate_key_in_a_recorded_train_config_is_refused(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # The last of two "lr" values silently won; JSON readers disagree on which one counts, so neither is trusted.
+    _run(tmp_path)
+    recorded = tmp_path / "run" / "train_config.json"
+    text = recorded.read_text()
+    recorded.write_text(text.replace("{", '{\n  "seed": 7,', 1))
+    code = main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4"])
+    _one_error_line(capsys, code, "names the key 'seed' twice")
+
+
 def test_resume_of_a_file_says_it_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "f").write_text("x")
     code = main(["train", "--out", str(tmp_path / "f"), "--resume"])

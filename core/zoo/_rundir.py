@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo._text import parse_json
 from zoo.errors import ConfigError
 
 MODEL_CONFIG_NAME = "model_config.json"
@@ -81,10 +82,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
         size = path.stat().st_size
         if size > MAX_RUN_JSON_BYTES:
             raise ConfigError(f"{path} is {size:,} bytes, too large for a run config")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ConfigError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: bad JSON
+        data = parse_json(path.read_bytes(), where=str(path), fix="restore it, or start a new run with another --out")
+    except OSError as exc:
         raise ConfigError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object, found {type(data).__name__}")

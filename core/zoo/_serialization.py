@@ -40,7 +40,7 @@ from torch import nn
 from zoo._config import validate_config
 from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory, not_a_file
 from zoo._registry import Registry, get_registry
-from zoo._text import shown
+from zoo._text import parse_json, shown
 from zoo.errors import (
     ConfigError,
     LoadError,
@@ -327,35 +327,6 @@ def read_config_document(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {WEIGHTS_ID_KEY!r} must be 32 lowercase hex digits, found "
                           f"{json.dumps(weights_id)[:40]}; re-save the model with zoo.save()", path=path)
     return document
-
-
-class _DuplicateKeyError(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise _DuplicateKeyError(key)
-        document[key] = value
-    return document
-
-
-def parse_json(raw: bytes | str, *, where: str, fix: str) -> Any:
-    """``json.loads`` that raises ConfigError for anything hostile: bad text, deep nesting, huge integers."""
-    try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, object_pairs_hook=_unique_keys)
-    except _DuplicateKeyError as exc:  # JSON readers disagree on which of two values wins: trust neither
-        raise ConfigError(f"{where} names the key {shown(exc.key)!r} twice; keep one; {fix}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
-    except RecursionError:
-        raise ConfigError(f"{where} is nested too deeply to be a zoo file; {fix}") from None
-    except ValueError as exc:  # JSONDecodeError, and integers beyond Python's digit limit
-        raise ConfigError(f"{where} is not valid JSON ({str(exc)[:200]}); {fix}") from None
 
 
 def build_from_document(document: dict[str, Any], *, where: str, registry: Registry | None = None) -> nn.Module:

@@ -7,8 +7,11 @@ valid PEP 440 version, so a hostile ``config.json`` cannot put pip options or sh
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+from zoo.errors import ConfigError
 
 # PEP 508 names: letters and digits, with '.', '_' and '-' inside (https://peps.python.org/pep-0508/#names).
 DISTRIBUTION_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?")
@@ -53,3 +56,32 @@ def install_hint(provider: Any, architecture: str) -> str:
         f"the config names the distribution {shown(name, 80)!r}, which is not a valid package name, so no "
         f"install command is suggested; find the plugin that provides {shown(architecture)!r}"
     )
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKeyError(key)
+        document[key] = value
+    return document
+
+
+def parse_json(raw: bytes | str, *, where: str, fix: str) -> Any:
+    """``json.loads`` that raises ConfigError for anything hostile: bad text, deep nesting, huge integers."""
+    try:
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, object_pairs_hook=_unique_keys)
+    except _DuplicateKeyError as exc:  # JSON readers disagree on which of two values wins: trust neither
+        raise ConfigError(f"{where} names the key {shown(exc.key)!r} twice; keep one; {fix}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start}); {fix}") from None
+    except RecursionError:
+        raise ConfigError(f"{where} is nested too deeply to be a zoo file; {fix}") from None
+    except ValueError as exc:  # JSONDecodeError, and integers beyond Python's digit limit
+        raise ConfigError(f"{where} is not valid JSON ({str(exc)[:200]}); {fix}") from None
