@@ -192,7 +192,8 @@ def _zoo(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_sigterm_saves_checkpoint_and_the_printed_command_finishes_the_run(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_saves_checkpoint_and_the_printed_command_finishes_the_run(tmp_path, signum):
     out = tmp_path / "run"
     proc = _zoo("train", AE, "--data", "digits", "--steps", "4000", "--batch-size", "8", "--out",
                 str(out), "--set", "data_shape=[1,8,8]", "--set", "checkpoint_every=0", "--set", "log_every=1",
@@ -204,10 +205,10 @@ def test_sigterm_saves_checkpoint_and_the_printed_command_finishes_the_run(tmp_p
         time.sleep(0.1)
     # metrics.jsonl is created when the loop starts; its lines are flushed at checkpoints.
     time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err
-    match = re.search(r"SIGTERM at step (\d+): checkpoint saved in .*; continue with `zoo train (.*)`", err)
+    assert proc.returncode == 128 + signum, err
+    match = re.search(rf"{signum.name} at step (\d+): checkpoint saved in .*; continue with `zoo train (.*)`", err)
     assert match, err
     step, printed = int(match.group(1)), shlex.split(match.group(2))
     assert 0 < step < 4000 and printed == ["--out", str(out), "--resume"]
