@@ -35,7 +35,7 @@ REGISTER_IN_CHILD = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent
 
 def zoo_command(*args: str) -> list[str]:
     """The argv of ``python -m zoo ARGS`` for a child process, with the probe models registered in it."""
-    code = f"{REGISTER_IN_CHILD}; from zoo._cli import main; sys.exit(main(sys.argv[1:]))"
+    code = f"{REGISTER_IN_CHILD}; from zoo.cli import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", code, *args]
 
 

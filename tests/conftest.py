@@ -53,9 +53,10 @@ def probe_pretrained(probe_models: ProbePlugin, tmp_path_factory: pytest.TempPat
     """Pretrained entries ``<probe>.probe`` of the probe autoencoder, denoiser and GAN, so that a bare name such as
     ``probe-gan`` resolves through the registry to weights, as ``zoo sample dense-gan`` does.
 
-    Each is a real two-step ``zoo.train`` run on mnist-5k made into an entry with ``zoo._weights.make_entry``.
+    Each is a real two-step ``zoo.train`` run on mnist-5k made into an entry by registry/make_entry.py.
     """
-    from zoo._weights import first_party_entries, make_entry
+    from zoo_registry.make_entry import make_entry
+
     from zoo.train import TrainConfig, train
 
     runs, root = tmp_path_factory.mktemp("probe-runs"), tmp_path_factory.mktemp("probe-registry")
@@ -64,7 +65,7 @@ def probe_pretrained(probe_models: ProbePlugin, tmp_path_factory: pytest.TempPat
         train(name, TrainConfig(steps=2, seed=0, device="cpu", out=str(out)), quiet=True)
         make_entry(out, f"{name}.probe", command=f"zoo train {name} --steps 2 --seed 0 --out {out}",
                    note="two training steps of a probe model, for tests", root=root)
-    probe_models.entries = first_party_entries(root)
+    probe_models.entries = zoo.entries_from_folder(root)
     zoo.reload_registry()
     try:
         yield [entry.name for entry in probe_models.entries]

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 import zoo
-from zoo._cli import main
+from zoo.cli import main
 from zoo.data import load_dataset
 from zoo.errors import ConfigError, DataError, LoadError, TrainingError
 from zoo.train import TrainConfig, train

@@ -1,7 +1,7 @@
 """The command line: every expected failure is one ``zoo: error:`` line and a non-zero exit, never a traceback;
 misspelled options and commands get a suggestion; -q is quiet; helpers for threads, datasets and fields.
 
-Commands run in-process through ``zoo._cli.main`` so that the walk stays fast.
+Commands run in-process through ``zoo.cli.main`` so that the walk stays fast.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,9 @@ import torch
 from PIL import Image
 
 import zoo
-from zoo import _cli
-from zoo._cli import build_parser, choose_threads, main
+from zoo.cli import _run_registry, main
+from zoo.cli._common import load
+from zoo.cli._main import RUN, build_parser, choose_threads
 
 # The commands run on the test suite's probe models (tests/_probe.py) and their pretrained entries, so the walk
 # needs no plugin: `zoo sample probe-gan` loads probe-gan.probe as `zoo sample dense-gan` loads dense-gan.mnist5k.
@@ -114,6 +117,35 @@ def test_help_exits_zero_and_prints(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "--out" in out
 
 
+def test_every_command_has_a_row_in_the_table_that_runs_it() -> None:
+    assert set(COMMANDS) <= set(RUN)
+    for command, reference in RUN.items():
+        assert callable(load(reference)), f"{command}: {reference}"
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = _run(capsys, "--version")
+    assert code == 0 and out.strip() == f"zoo {version('genzoo')}"
+
+
+def test_help_and_version_import_neither_torch_nor_the_hub_client() -> None:
+    # The start-up promise of issue 18 (benchmarks/bench_startup.py measures its CPU time): `zoo --help`,
+    # `zoo --version` and `zoo COMMAND --help` build parsers from plain data; torch loads when a command runs.
+    code = ("import contextlib, io, sys\n"
+            "from zoo.cli import main\n"
+            "for argv in [['--help'], ['--version'], *[[c, '--help'] for c in sys.argv[1:]]]:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        assert main(argv) == 0, argv\n"
+            "    print(' '.join(argv), sorted(m for m in ('torch', 'huggingface_hub') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code, *COMMANDS], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 + len(COMMANDS)
+    assert all(line.endswith(" []") for line in lines), "\n".join(lines)
+
+
 BAD = [
     # (argv, what the one line must say)
     (["info"], "required: name"),
@@ -154,6 +186,8 @@ BAD = [
     (["interpolate", "probe-ae", "--out", "s.png", "--steps", "1"], "--steps 1"),
     (["interpolate", "probe-ae", "--out", "s.png", "--pair", "0", "99999"], "99999"),
     (["interpolate", "probe-gan", "--out", "s.png"], "encode/decode"),
+    (["interpolate", "probe-ae", "--out", "s.png", "--data", "digits"],
+     r"--data digits: the model takes images of shape \(1, 28, 28\).*has \(1, 8, 8\)"),
     (["eval", "probe-ae", "--seeds", "0"], "--seeds 0"),
     (["eval", "probe-ae", "--num-samples", "0"], "--num-samples 0"),
     (["eval", "./no/such/dir"], "no such"),
@@ -211,11 +245,11 @@ def test_interrupted_and_unexpected_failures_are_one_line(monkeypatch: pytest.Mo
     def broken(args: argparse.Namespace) -> int:
         raise RuntimeError("a plugin's bug")
 
-    monkeypatch.setattr(_cli, "_cmd_plugins", interrupted)
+    monkeypatch.setattr(_run_registry, "plugins", interrupted)
     code, _, err = _run(capsys, "plugins")
     assert code == 130
     _assert_one_error_line(code, err, "interrupted")
-    monkeypatch.setattr(_cli, "_cmd_plugins", broken)
+    monkeypatch.setattr(_run_registry, "plugins", broken)
     code, _, err = _run(capsys, "plugins")
     _assert_one_error_line(code, err, "unexpected RuntimeError: a plugin's bug.*-v")
     with pytest.raises(RuntimeError):  # -v shows the traceback
@@ -290,6 +324,42 @@ def test_train_overwrite_replaces_only_a_run(tmp_path: Path, capsys: pytest.Capt
     assert _run(capsys, "train", "probe-ae", "--steps", "2", "--out", str(empty), "-q")[0] == 0
 
 
+@pytest.mark.parametrize("command", ["reconstruct", "encode", "interpolate", "eval"])
+def test_a_run_directory_is_read_with_the_data_it_was_trained_on(command: str, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    zoo.save(zoo.create("probe-ae"), run)
+    (run / "train_config.json").write_text(json.dumps({"data": "digits", "steps": 2}))
+    out = ["--out", str(tmp_path / ("x.npy" if command == "encode" else "x.png"))] if command != "eval" else []
+    code, _, err = _run(capsys, command, str(run), *out)
+    _assert_one_error_line(code, err, r"digits.*takes images of shape \(1, 28, 28\).*has \(1, 8, 8\)")
+    (run / "train_config.json").write_text("{not json")
+    code, _, err = _run(capsys, command, str(run), *out)
+    _assert_one_error_line(code, err, "cannot tell which data .* was trained on.*give it with --data")
+    code, _, err = _run(capsys, command, str(run), *out, "--data", "mnist-5k", "-q")  # --data still wins
+    assert code == 0, err
+
+
+def test_only_the_first_process_says_it_trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "probe-ae", "--steps", "2", "--out", str(tmp_path / "run"), "--overwrite"]
+    monkeypatch.setenv("RANK", "1")  # what torchrun sets in its second process
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert "trained probe-ae" not in out
+    monkeypatch.setenv("RANK", "0")
+    code, out, err = _run(capsys, *argv)
+    assert code == 0 and "trained probe-ae for 2 steps (completed)" in out, err
+
+
+def test_names_from_outside_reach_the_terminal_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_path = tmp_path / "grid\x1b]0;owned\x07.png"  # a title-setting escape sequence in a file name
+    code, out, err = _run(capsys, "sample", "probe-gan", "-n", "4", "--out", str(out_path))
+    assert code == 0, err
+    assert out_path.is_file()
+    assert "\x1b" not in out + err and "\x07" not in out + err and "grid\\x1b]0;owned\\x07.png" in out
+
+
 # -- discoverability ----------------------------------------------------------------------------------------------
 
 
@@ -350,3 +420,47 @@ def test_the_cli_applies_the_thread_count(tmp_path: Path, monkeypatch: pytest.Mo
 def test_cli_messages_are_json_safe(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "info", "probe-ae", "--json")
     assert code == 0 and json.loads(out)["name"] == "probe-ae"
+
+
+# -- issue 17 point 7: recipes and exclusive bounds in the help, flags in training errors (H7) -------------------
+
+
+@pytest.fixture
+def recipe_model() -> object:
+    import types
+
+    from _probe import ProbeGAN, ProbeGANConfig
+
+    spec = zoo.ModelSpec(name="t-cli-recipe", config=ProbeGANConfig, build=ProbeGAN,
+                         recipe={"optimizer": {"lr": 2e-4, "betas": [0.5, 0.999]}, "batch_size": 16})
+    zoo.register_plugin(types.SimpleNamespace(zoo_models=zoo.hookimpl(lambda: [spec])), name="t-cli-recipe")
+    yield spec.name
+    zoo.unregister_plugin("t-cli-recipe")
+
+
+def test_info_and_train_help_show_the_recipe_and_exclusive_bounds(recipe_model: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    shown_recipe = "optimizer.lr=0.0002 optimizer.betas=[0.5,0.999] batch_size=16"
+    code, out, _ = _run(capsys, "info", recipe_model)
+    assert code == 0 and shown_recipe in out and "recipe (training defaults" in out
+    assert re.search(r"ema_decay +default 0.0 \(minimum 0.0, exclusiveMaximum 1.0\)", out)  # lt=1.0
+    code, out, _ = _run(capsys, "info", "probe-dae")
+    assert code == 0 and "recipe: none" in out and re.search(r"noise_std .*exclusiveMinimum 0.0", out)  # gt=0.0
+    code, out, _ = _run(capsys, "train", recipe_model, "--help")
+    assert code == 0 and shown_recipe in out and "training fields" in out
+    code, out, _ = _run(capsys, "train", "--help")
+    assert code == 0 and shown_recipe not in out
+
+
+def test_training_errors_name_the_flags_on_the_command_line(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "probe-ae", "--data", "digits", "--steps", "1", "--set", "data_shape=[1,8,8]", "--out",
+            str(tmp_path / "run"), "-q"]
+    assert _run(capsys, *argv)[0] == 0
+    # Left as it is by the command's own checks, the library's refusal speaks in flags, not Python arguments.
+    (tmp_path / "run" / "train_config.json").unlink()
+    (tmp_path / "run" / "train_config.json").write_text("{}")
+    code, _, err = _run(capsys, *argv)
+    line = _assert_one_error_line(code, err, "already holds a training run; pass --resume to continue it, "
+                                  "--overwrite to replace it, or choose another --out")
+    assert "resume=True" not in line

@@ -13,7 +13,7 @@ from PIL import Image
 import zoo
 from zoo.data import builtin_datasets, check_compatible, load_dataset, validate_images, validate_labels
 from zoo.data._builtin import _digits_arrays, _mnist_arrays
-from zoo.errors import DataError, UnknownModelError
+from zoo.errors import DataError, UnknownNameError
 
 
 class NotATensor:
@@ -74,7 +74,7 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_name_suggests_close_ones() -> None:
-    with pytest.raises(UnknownModelError, match="mnist-5k"):
+    with pytest.raises(UnknownNameError, match="mnist-5k"):
         load_dataset("mnist5k")
 
 
@@ -395,3 +395,13 @@ def test_only_npy_and_folders_stream(tmp_path: Path) -> None:
     np.savez(tmp_path / "x.npz", images=np.zeros((10, 4, 4), dtype=np.uint8))
     with pytest.raises(DataError, match="only .npy files and image folders can be streamed"):
         load_dataset(tmp_path / "x.npz", stream=True)
+
+
+def test_the_finalize_sample_of_streamed_data_is_bounded_in_bytes(tmp_path: Path, monkeypatch) -> None:
+    import zoo.data._stream as stream
+
+    np.save(tmp_path / "x.npy", np.zeros((100, 3, 8, 8), dtype=np.uint8))
+    streamed = load_dataset(tmp_path / "x.npy", stream=True)
+    assert streamed.finalize_count() == len(streamed)  # small data: all of it
+    monkeypatch.setattr(stream, "FINALIZE_BYTES", 10 * 4 * 3 * 8 * 8)  # room for 10 float32 images
+    assert streamed.finalize_count() == 10

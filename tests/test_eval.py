@@ -22,8 +22,8 @@ from torch import nn
 import zoo
 import zoo.data
 import zoo.eval
-from zoo._cli import main
-from zoo._weights import read_metrics
+from zoo.cli import main
+from zoo._entries import read_metrics
 from zoo.errors import ConfigError, DataError, LoadError, ZooError
 from zoo.eval import class_entropy, frechet_distance, precision_recall, psnr
 
@@ -300,7 +300,7 @@ def test_cli_interpolate_writes_a_strip(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_import_zoo_stays_light() -> None:
-    code = ("import sys, zoo, zoo._cli; zoo._cli.build_parser(); "
+    code = ("import sys, zoo, zoo.cli._main; zoo.cli._main.build_parser(); "
             "print(sorted(m for m in ('torchmetrics', 'sklearn', 'zoo.eval') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -24,7 +24,7 @@ from huggingface_hub.repocard_data import model_index_to_eval_results
 from PIL import Image
 
 import zoo
-from zoo._cli import main
+from zoo.cli import main
 from zoo.errors import (
     ConfigError,
     HubAuthError,
@@ -286,11 +286,11 @@ def test_bad_specs_are_config_errors(hub: HubServer) -> None:
 
 
 def test_uninstalled_architecture_names_the_distribution(hub: HubServer) -> None:
-    document = {"format_version": 1, "architecture": "conv-ae", "config": {"latent_dim": 8},
-                "provider": {"distribution": "genzoo-conv", "version": "0.3.0"}}
+    document = {"format_version": 1, "architecture": "alien-ae", "config": {"latent_dim": 8},
+                "provider": {"distribution": "genzoo-alien", "version": "0.3.0"}}
     hub.create_repo("alice/alien")
     hub.commit("alice/alien", {"config.json": json.dumps(document).encode(), "model.safetensors": b"x" * 64})
-    with pytest.raises(MissingArchitectureError, match=r"pip install genzoo-conv==0\.3\.0"):
+    with pytest.raises(MissingArchitectureError, match=r"pip install genzoo-alien==0\.3\.0"):
         _load(hub, "alice/alien")
     assert not any("model.safetensors" in path for _, path in hub.request_log), "validated before the weights"
 
@@ -465,7 +465,7 @@ def test_huggingface_hub_is_imported_lazily() -> None:
     import subprocess
     import sys
 
-    code = "import sys, zoo, zoo._cli; sys.exit('huggingface_hub' in sys.modules)"
+    code = "import sys, zoo, zoo.cli; sys.exit('huggingface_hub' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -513,9 +513,13 @@ def test_cli_push_to_a_new_branch_with_a_tag_then_nothing_to_push(
     _assert_same_model(model, zoo.load(run_dir))
 
     hub.reset_log()
+    caplog.clear()
     assert main(["push", str(run_dir), "alice/cli", "--branch", "exp"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert f"nothing to push: alice/cli@exp already holds these files (commit {sha[1]})" in out
+    # zoo says it once: neither the client's progress bars nor its "No files have been modified" warning
+    assert "LFS files" not in err and "it/s" not in err
+    assert not any("No files have been modified" in r.getMessage() for r in caplog.records)
     assert not any("/commit/" in path for _, path in hub.request_log)
     assert main(["push", str(run_dir), "alice/cli", "--tag", "v1"]) == 2, "a tag never moves"
     assert "already has a tag 'v1'" in capsys.readouterr().err
@@ -648,8 +652,8 @@ def test_an_oversized_config_is_refused_from_its_announced_size(hostile: object,
 
 
 def test_a_trickling_server_hits_the_deadline(hostile: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo import _hub
     from zoo.errors import HubTimeoutError
+    from zoo.hub import _http
 
     def reply(h: object) -> None:
         _answer(h, 200, {"X-Repo-Commit": SHA, "ETag": '"' + "b" * 40 + '"', "Content-Length": "1000"})
@@ -658,7 +662,7 @@ def test_a_trickling_server_hits_the_deadline(hostile: object, monkeypatch: pyte
             h.wfile.flush()  # type: ignore[attr-defined]
             time.sleep(0.1)
 
-    monkeypatch.setattr(_hub, "DEADLINE_BASE_S", 0.5)
+    monkeypatch.setattr(_http, "DEADLINE_BASE_S", 0.5)
     server = hostile(reply)  # type: ignore[operator]
     started = time.monotonic()
     with pytest.raises(HubTimeoutError, match="ran past its deadline"):
@@ -667,10 +671,10 @@ def test_a_trickling_server_hits_the_deadline(hostile: object, monkeypatch: pyte
 
 
 def test_a_silent_server_times_out(hostile: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo import _hub
     from zoo.errors import HubTimeoutError
+    from zoo.hub import _http
 
-    monkeypatch.setattr(_hub, "REQUEST_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(_http, "REQUEST_TIMEOUT_S", 0.3)
     server = hostile(lambda h: time.sleep(3))  # type: ignore[operator]
     with pytest.raises(HubTimeoutError, match="did not answer within 0.3 s"):
         zoo.load("hf-hub:evil/repo", endpoint=server.endpoint)
@@ -722,10 +726,10 @@ def test_weights_are_checked_against_the_lfs_sha256(hub: HubServer, run_dir: Pat
 
 @pytest.mark.parametrize("architecture", sorted({*zoo.list_models(), *NAMES}))
 def test_every_card_reads_naturally_and_parses(architecture: str) -> None:
-    from zoo._protocols import Autoencoder, Classifier, family_of, sampler_of
-    from zoo._publish import model_card
+    from zoo._entries import Metrics
     from zoo._serialization import config_document
-    from zoo._weights import Metrics
+    from zoo.hub import model_card
+    from zoo.protocols import Autoencoder, Classifier, family_of, sampler_of
 
     model = zoo.create(architecture)
     metrics = Metrics(dataset="mnist-5k", split="test", metrics={"score": 0.5})
@@ -781,7 +785,7 @@ def test_cli_push_to_a_silent_server_times_out(hostile: object, run_dir: Path, t
     from huggingface_hub import set_client_factory
     from huggingface_hub.utils._http import default_client_factory
 
-    from zoo import _cli_hub
+    from zoo.cli import _run_hub as _cli_hub
 
     server = hostile(lambda h: time.sleep(3))  # type: ignore[operator]
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)  # type: ignore[attr-defined]
@@ -798,3 +802,191 @@ def test_cli_push_to_a_silent_server_times_out(hostile: object, run_dir: Path, t
     err = capsys.readouterr().err
     assert "zoo: error: the Hub at" in err and "timed out during the push" in err
     assert "Traceback" not in err
+
+
+# -- bounded reads, atomic pulls, what a push publishes, the test Hub's own defences (issue 19) ----------------
+
+
+def _dribble(handler: object, head: bytes, seconds: float) -> None:
+    """Send ``head`` (a status line and headers) one byte at a time over ``seconds``, then nothing more."""
+    wfile = handler.wfile  # type: ignore[attr-defined]
+    for byte in head:
+        try:
+            wfile.write(bytes([byte]))
+            wfile.flush()
+        except OSError:
+            return
+        time.sleep(seconds / len(head))
+
+
+@pytest.mark.parametrize("call", ["load", "pull"])
+def test_a_server_dribbling_its_headers_hits_the_deadline(hostile: object, monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path, call: str) -> None:
+    """The deadline counts the whole request: a byte every few milliseconds never trips the per-read timeout."""
+    from zoo.errors import HubTimeoutError
+    from zoo.hub import _http
+
+    head = (b"HTTP/1.1 200 OK\r\nX-Repo-Commit: " + SHA.encode() + b"\r\nX-Padding: " + b"p" * 120 + b"\r\n")
+    server = hostile(lambda h: _dribble(h, head, seconds=4.0))  # type: ignore[operator]
+    monkeypatch.setattr(_http, "DEADLINE_BASE_S", 0.5)
+    started = time.monotonic()
+    with pytest.raises(HubTimeoutError, match="ran past its deadline"):
+        if call == "load":
+            zoo.load("hf-hub:evil/repo", endpoint=server.endpoint)
+        else:
+            zoo.pull(f"evil/repo@{SHA}", out=tmp_path / "out", endpoint=server.endpoint)
+    assert time.monotonic() - started < 2.5
+
+
+def test_weights_announced_over_the_loaders_limit_are_refused_before_download(hostile: object,
+                                                                              run_dir: Path) -> None:
+    from zoo._rundir import MAX_WEIGHTS_BYTES
+    from zoo.errors import HubProtocolError
+
+    config = (run_dir / "config.json").read_bytes()
+    requested: list[str] = []
+
+    def reply(h: object) -> None:
+        requested.append(h.path)  # type: ignore[attr-defined]
+        if h.path.endswith("config.json"):  # type: ignore[attr-defined]
+            oid = hashlib.sha1(b"blob %d\0" % len(config) + config).hexdigest()
+            _answer(h, 200, {"X-Repo-Commit": SHA, "ETag": f'"{oid}"'}, config)
+        else:  # announced just over the loader's bound (far under the old 16 GiB download bound); no body follows
+            h.send_response(200)  # type: ignore[attr-defined]
+            for key, value in {"X-Repo-Commit": SHA, "ETag": '"' + "c" * 40 + '"', "X-Linked-Etag": '"' + "d" * 64
+                               + '"', "X-Linked-Size": str(MAX_WEIGHTS_BYTES + 1),
+                               "Content-Length": str(MAX_WEIGHTS_BYTES + 1)}.items():
+                h.send_header(key, value)  # type: ignore[attr-defined]
+            h.end_headers()  # type: ignore[attr-defined]
+
+    server = hostile(reply)  # type: ignore[operator]
+    with pytest.raises(HubProtocolError, match=f"more than the {MAX_WEIGHTS_BYTES:,} bytes zoo accepts"):
+        zoo.load(f"hf-hub:alice/ae@{SHA}", endpoint=server.endpoint)
+    assert any(p.endswith("model.safetensors") for p in requested)
+
+
+def test_pull_over_an_existing_model_is_atomic_as_a_whole(hub: HubServer, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import shutil
+
+    old_run, new_run = _make_run(tmp_path / "old", seed=1), _make_run(tmp_path / "new", seed=2, latent_dim=4)
+    zoo.push(old_run, "alice/old", token=TOKEN, endpoint=hub.endpoint)
+    zoo.push(new_run, "alice/new", token=TOKEN, endpoint=hub.endpoint)
+    out = tmp_path / "models" / "ae"
+    zoo.pull("alice/old", out=out, endpoint=hub.endpoint)
+    copy = shutil.copyfile
+
+    def disk_full_at_the_weights(source: object, destination: object, **kwargs: object) -> object:
+        if str(destination).endswith("model.safetensors"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(destination))
+        return copy(source, destination, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full_at_the_weights)
+    with pytest.raises(OSError, match="No space left"):
+        zoo.pull("alice/new", out=out, endpoint=hub.endpoint)
+    monkeypatch.undo()
+    _assert_same_model(zoo.load(out), zoo.load(old_run))  # the old model, whole
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ae"], "no temporary folder is left beside it"
+
+    zoo.pull("alice/new", out=out, endpoint=hub.endpoint)
+    _assert_same_model(zoo.load(out), zoo.load(new_run))
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="holds other files than a zoo model"):
+        zoo.pull("alice/old", out=out, endpoint=hub.endpoint)
+
+
+def test_push_of_a_save_that_was_cut_off_is_refused(hub: HubServer, run_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut off after its commit point: the new config.json and the new weights' pending file, old
+    model.safetensors. The folder loads (through the pending file); the pair a push would publish does not."""
+    import zoo._serialization
+
+    monkeypatch.setattr(zoo._serialization, "PAIR_RETRY_SECONDS", 0.1)
+    newer = zoo.save(zoo.create(AE, latent_dim=3), tmp_path / "newer")
+    weights_id = json.loads((newer / "config.json").read_text())["weights_id"]
+    (run_dir / f".model.{weights_id}.safetensors").write_bytes((newer / "model.safetensors").read_bytes())
+    (run_dir / "config.json").write_bytes((newer / "config.json").read_bytes())
+    assert isinstance(zoo.load(run_dir), torch.nn.Module)
+    with pytest.raises(zoo.errors.LoadError, match="does not hold one complete save"):
+        zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    assert not any("/commit/" in path for _, path in hub.request_log), "nothing was published"
+
+
+def test_push_does_not_follow_a_symlink_out_of_the_folder(hub: HubServer, run_dir: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("hf_secret_that_must_stay_local\n")
+    (run_dir / "samples.png").symlink_to(secret)
+    with pytest.raises(zoo.errors.LoadError, match="samples.png is a symbolic link"):
+        zoo.push(run_dir, "alice/ae", token=TOKEN, endpoint=hub.endpoint)
+    assert not any("/commit/" in path for _, path in hub.request_log), "nothing was published"
+
+
+def test_hub_answers_reach_the_terminal_escaped(hub: HubServer, hf_endpoint: str, run_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.testing.hub import _routes
+
+    json_answer = _routes.Request.json
+
+    def hostile_commit_url(self: _routes.Request, obj: object, *args: object, **kwargs: object) -> None:
+        if isinstance(obj, dict) and "commitUrl" in obj:
+            obj = {**obj, "commitUrl": obj["commitUrl"] + "\x1b]0;owned\x07\x1b[2J"}
+        json_answer(self, obj, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_routes.Request, "json", hostile_commit_url)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_IMPLICIT_TOKEN", False)
+    assert main(["push", str(run_dir), "alice/cli"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;owned" in out
+
+
+def _post(hub: HubServer, path: str, body: bytes, token: str, content_type: str = "application/json"
+          ) -> tuple[int, bytes]:
+    import http.client
+
+    host, port = hub.endpoint.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers={"Authorization": f"Bearer {token}",
+                                                       "Content-Type": content_type})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_test_hub_yaml_cannot_freeze_the_server(hub: HubServer) -> None:
+    """A front matter line that made the old hand-written parser backtrack (quadratic: ~6 s for this one)."""
+    card = "---\na" + " " * 30_000 + "x\n---\n# card\n"
+    started = time.monotonic()
+    status, _ = _post(hub, "/api/validate-yaml", json.dumps({"content": card, "repoType": "model"}).encode(), TOKEN)
+    assert time.monotonic() - started < 1.5
+    assert status == 400  # not one mapping: said at once
+    huge = "---\n" + "key: value\n" * 30_000 + "---\n"  # over the front matter bound: refused, not parsed
+    status, body = _post(hub, "/api/validate-yaml", json.dumps({"content": huge}).encode(), TOKEN)
+    assert status == 400 and b"larger than" in body
+
+
+def test_test_hub_lfs_objects_of_a_private_repo_cannot_be_read_by_sha256(hub: HubServer, tmp_path: Path) -> None:
+    from huggingface_hub import HfApi
+
+    secret = b"\0private weights" * 100
+    oid = hashlib.sha256(secret).hexdigest()
+    hub.create_repo("alice/private", private=True)
+    hub.commit("alice/private", {"w.safetensors": secret}, lfs=["w.safetensors"])
+    HfApi(endpoint=hub.endpoint, token=OTHER_TOKEN).create_repo("bob/grab")
+    batch = {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(secret)}],
+             "hash_algo": "sha256"}
+    status, body = _post(hub, "/bob/grab.git/info/lfs/objects/batch", json.dumps(batch).encode(), OTHER_TOKEN,
+                         "application/vnd.git-lfs+json")
+    assert status == 200 and "upload" in json.loads(body)["objects"][0]["actions"], "bob must send the bytes"
+    lines = [{"key": "header", "value": {"summary": "grab"}},
+             {"key": "lfsFile", "value": {"path": "w.safetensors", "algo": "sha256", "oid": oid,
+                                          "size": len(secret)}}]
+    ndjson = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    status, body = _post(hub, "/api/models/bob/grab/commit/main", ndjson, OTHER_TOKEN, "application/x-ndjson")
+    assert status == 422, body
+    assert HfApi(endpoint=hub.endpoint, token=OTHER_TOKEN).list_repo_files("bob/grab") == [".gitattributes"]

@@ -16,7 +16,7 @@ import pytest
 
 import zoo
 import zoo.testing.test_contract as contract
-from zoo._protocols import Generator
+from zoo.protocols import Generator
 from zoo.testing.test_contract import *  # noqa: F403
 from zoo.testing.test_contract import (
     _configs,

@@ -12,23 +12,30 @@ import zoo
 from zoo import errors
 
 PUBLIC = {
-    # The protocols (zoo._protocols) are part of the plugin contract, so they are public by name.
+    # The protocols (zoo.protocols) are part of the plugin contract, so they are public by name.
     "zoo": ["Autoencoder", "Classifier", "ConditionalGenerator", "Data", "DataShaped", "DatasetSpec", "Decoder",
             "Denoiser", "Discriminator", "EMAGenerator", "Encoder", "FeatureExtractor", "GAN", "Generator",
-            "LatentSampler", "ModelConfig", "ModelSpec", "VariationalAutoencoder", "WeightsEntry", "__version__",
-            "create", "errors", "evaluate", "hookimpl", "info", "list_models", "load", "pull", "push",
-            "register_plugin", "reload_registry", "save", "unregister_plugin"],
+            "LatentSampler", "ModelConfig", "ModelSpec", "PushResult", "VariationalAutoencoder", "WeightsEntry",
+            "__version__", "create", "entries_from_folder", "errors", "evaluate", "hookimpl", "hookspecs", "info",
+            "list_models", "load", "protocols", "pull", "push", "register_plugin", "reload_registry", "save",
+            "unregister_plugin"],
+    "zoo.protocols": ["Autoencoder", "Classifier", "ConditionalGenerator", "DataShaped", "Decoder", "Denoiser",
+                      "Discriminator", "DEFAULT_OBJECTIVE_FAMILIES", "EMAGenerator", "Encoder", "FAMILIES",
+                      "FeatureExtractor", "GAN", "Generator", "LatentSampler", "VariationalAutoencoder",
+                      "data_shape_of", "ema_generator_of", "family_of", "gan_fakes", "is_gan", "sampler_of"],
     "zoo.train": ["Adversarial", "Callback", "Classification", "ELBO", "EarlyStopping", "MetricsLog", "Objective",
                   "OptimizerConfig", "Progress", "Reconstruction", "RunArtifacts", "RunResult", "SampleSnapshots",
-                  "TrainConfig", "Trainer", "objective_for", "train"],
+                  "TrainConfig", "Trainer", "objective_for", "train", "translate_randomly", "update_ema"],
     "zoo.testing": ["HubServer"],
     "zoo.data": ["StreamedData", "builtin_datasets", "check_compatible", "load_dataset", "validate_images",
                  "validate_labels"],
     "zoo.eval": ["class_entropy", "evaluate", "frechet_distance", "precision_recall", "psnr", "write_metrics"],
-    "zoo.errors": ["AmbiguousModelError", "ChecksumError", "ConfigError", "DataError", "HubAuthError", "HubError",
+    "zoo.errors": ["AmbiguousModelError", "ChecksumError", "ConfigError", "DataError", "ExportError", "HubAuthError",
+                   "HubError",
                    "HubNotFoundError", "HubProtocolError", "HubRedirectError", "HubServerError", "HubTimeoutError",
-                   "LoadError", "MissingArchitectureError", "NonFiniteLossError", "PluginError",
-                   "ResumeMismatchError", "TrainingError", "UnknownModelError", "UnsafeWeightsError",
+                   "LoadError", "MissingArchitectureError", "MissingFileError", "NonFiniteLossError", "PluginError",
+                   "ResumeMismatchError", "TrainingError", "UnknownModelError", "UnknownNameError",
+                   "UnsafeWeightsError",
                    "WeightsMismatchError", "ZooError"],
 }
 
@@ -56,8 +63,45 @@ def test_every_error_derives_from_one_base() -> None:
 
 
 def test_errors_carry_structured_fields() -> None:
-    # Callers read fields, as httpx's exceptions carry their request; every error takes the same keywords.
+    # Callers read fields, as httpx's exceptions carry their request; each field lives on the classes that use it.
+    values = {"path": "runs/ae", "architecture": "dense-ae", "name": "dense-ae", "repo_id": "alice/ae",
+              "status": 404, "plugin": "acme", "hook": "zoo_models", "operation": "aten::foo"}
     for name in errors.__all__:
-        error = getattr(errors, name)("message", path="runs/ae", architecture="dense-ae", plugin="acme")
-        assert error.fields() == {"path": Path("runs/ae"), "architecture": "dense-ae", "plugin": "acme"}
-        assert error.repo_id is None and error.hook is None and str(error) == "message"
+        cls = getattr(errors, name)
+        error = cls("message", **{field: values[field] for field in cls.FIELDS})
+        expected = {field: Path(values[field]) if field == "path" else values[field] for field in cls.FIELDS}
+        assert error.fields() == expected and str(error) == "message"
+        assert all(getattr(cls("message"), field) is None for field in cls.FIELDS)
+        with pytest.raises(TypeError, match="takes no field"):
+            cls("message", nonsense=1)
+    assert errors.PluginError.FIELDS == ("plugin", "hook", "architecture")
+    assert errors.HubError.FIELDS == ("repo_id", "status") and errors.ZooError.FIELDS == ()
+
+
+def test_unknown_model_is_an_unknown_name_and_missing_file_a_hub_not_found() -> None:
+    assert issubclass(errors.UnknownModelError, errors.UnknownNameError)
+    assert issubclass(errors.UnknownNameError, LookupError)
+    assert issubclass(errors.MissingFileError, errors.HubNotFoundError)
+
+
+def test_version_comes_from_the_installed_metadata() -> None:
+    from importlib.metadata import version
+
+    assert zoo.__version__ == version("genzoo")
+
+
+def test_importing_zoo_and_its_plain_modules_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, zoo, zoo.errors, zoo.protocols, zoo.hookspecs; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_lazy_names_resolve_to_their_defining_modules() -> None:
+    assert zoo.PushResult is importlib.import_module("zoo.hub").PushResult
+    assert zoo.create is importlib.import_module("zoo._api").create
+    assert set(dir(zoo)) >= set(zoo.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        zoo.nonexistent  # noqa: B018

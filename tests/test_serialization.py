@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import signal
@@ -310,3 +311,75 @@ def test_a_checkpoint_of_a_tied_model_can_be_written(tmp_path: Path) -> None:
     _serialization.save_tensors(dict(model.state_dict()), tmp_path / "state.safetensors")
     with safe_open(tmp_path / "state.safetensors", framework="pt") as fh:
         assert set(fh.keys()) == set(model.state_dict())
+
+
+# -- memory bounds: the header is checked against the model before any tensor data is read (issue 19) -----------
+
+
+def _forge(path: Path, entries: dict[str, tuple[str, list[int]]], metadata: dict[str, str]) -> None:
+    """A safetensors file of ``entries`` whose data is a hole: a sparse file, so its size costs no disk."""
+    sizes = {"F32": 4, "F64": 8, "U8": 1}
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, (dtype, shape) in entries.items():
+        size = sizes[dtype] * math.prod(shape)
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode()
+    with open(path, "wb") as fh:
+        fh.write(len(text).to_bytes(8, "little") + text)
+        fh.truncate(8 + len(text) + offset)
+
+
+def _saved_entries(directory: Path) -> tuple[dict[str, tuple[str, list[int]]], dict[str, str]]:
+    with safe_open(directory / "model.safetensors", framework="pt") as fh:
+        metadata = dict(fh.metadata())
+        return {k: (fh.get_slice(k).get_dtype(), list(fh.get_slice(k).get_shape())) for k in fh.keys()}, metadata
+
+
+def _peak_bytes(call: Callable[[], object]) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(ZooError):
+            call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("case", ["huge extra tensor", "huge shape for a known tensor", "500k empty tensors"])
+def test_a_hostile_weights_header_is_refused_before_any_data_is_read(tmp_path: Path, case: str) -> None:
+    zoo.save(_model(3), tmp_path)
+    entries, metadata = _saved_entries(tmp_path)
+    if case == "huge extra tensor":
+        entries["extra.weight"] = ("F32", [100_000_000])  # 400 MB of hole
+        match = "unexpected: \\['extra.weight'\\]"
+    elif case == "huge shape for a known tensor":
+        first = next(iter(entries))
+        entries[first] = ("F32", [100_000_000])
+        match = "wrong shape or dtype"
+    else:
+        entries.update({f"t{i}": ("F32", [0]) for i in range(500_000)})
+        match = "header is .* bytes, more than"
+    _forge(tmp_path / "model.safetensors", entries, metadata)
+    with pytest.raises(LoadError, match=match):
+        zoo.load(tmp_path)
+    assert _peak_bytes(lambda: zoo.load(tmp_path)) < 20_000_000  # reading first cost 400 MB, or 700 MB parsing
+
+
+def test_a_tie_between_tensors_of_different_shapes_is_refused_at_load(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    zoo.save(_model(3), tmp_path)
+    weights = tmp_path / "model.safetensors"
+    tensors = load_file(weights)
+    with safe_open(weights, framework="pt") as fh:
+        metadata = dict(fh.metadata())
+    alias, name = next((a, b) for a in tensors for b in tensors if tensors[a].shape != tensors[b].shape)
+    # The alias is stored too, so every shape matches; loading then made it the other tensor, and every forward
+    # pass failed.
+    save_file(tensors, weights, metadata={**metadata, "zoo_tied": json.dumps({alias: name})})
+    with pytest.raises(LoadError, match="only tensors of identical shape and dtype"):
+        zoo.load(tmp_path)

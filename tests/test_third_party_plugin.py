@@ -368,7 +368,7 @@ import pytest
 import torch
 
 import zoo
-from zoo._cli import main
+from zoo.cli import main
 from zoo._registry import get_registry, plugin_callbacks
 from zoo.train import TrainConfig, train
 
@@ -861,3 +861,36 @@ def test_errors_carry_fields_and_keep_them_through_pickling(tmp_path: Path) -> N
     with pytest.raises(UnknownModelError) as excinfo:
         zoo.create("no-such-model")
     assert excinfo.value.architecture == "no-such-model"
+
+
+class _ImportAbort(BaseException):
+    """Not an Exception: what a plugin module could raise at import to get past ``except Exception``."""
+
+
+def test_a_plugin_exiting_or_raising_a_base_exception_at_import_is_contained(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from zoo import _registry
+    from zoo.cli import main
+
+    def exits() -> object:
+        sys.exit(3)
+
+    def aborts() -> object:
+        raise _ImportAbort("no")
+
+    fakes = [types.SimpleNamespace(name=name, dist=types.SimpleNamespace(name=f"zoo-test-{name}", version="1"),
+                                   load=load) for name, load in (("exiter", exits), ("aborter", aborts))]
+    real = _registry._entry_points
+    monkeypatch.setattr(_registry, "_entry_points", lambda: [*real(), *fakes])
+    try:
+        registry = zoo.reload_registry()
+        status = {p.name: (p.status, p.error) for p in registry.plugins}
+        assert status["exiter"][0] == "broken" and "SystemExit" in status["exiter"][1]
+        assert status["aborter"][0] == "broken" and "_ImportAbort" in status["aborter"][1]
+        assert main(["plugins"]) == 0  # the command itself still runs and shows them
+        assert "exiter" in capsys.readouterr().out
+    finally:
+        monkeypatch.undo()
+        zoo.reload_registry()

@@ -252,7 +252,7 @@ def test_kill_during_checkpoint_write_keeps_previous(tmp_path):
 
 
 def test_cli_set_routes_and_rejects(tmp_path):
-    from zoo._cli_train import split_overrides
+    from zoo.cli._run_train import split_overrides
 
     model, train_values = split_overrides(["latent_dim=8", "optimizers.generator.lr=2e-4", "loss=hinge"],
                                           {"latent_dim", "loss"}, {"optimizers", "steps"})
@@ -284,6 +284,36 @@ def test_distributed_two_processes_match_one(tmp_path):
     b = load_file(tmp_path / "two" / "model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
+
+
+def _torchrun_train(tmp_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "zoo_with_probes.py"
+    script.write_text(_probe.zoo_command()[2] + "\n", encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(script), "train", AE, "--data", "digits", "--steps", "2", "--batch-size", "16",
+                           "--set", "data_shape=[1,8,8]", "--quiet", "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+
+
+def _check_torchrun_exit(proc: subprocess.CompletedProcess[str], out: Path) -> None:
+    # Without torch._dynamo imported before init_process_group, gloo's threads outlive destroy_process_group and
+    # a rank aborts at exit ("terminate called without an active exception"); without the final barrier rank 1
+    # leaves while rank 0 still saves and torchrun stops rank 0.
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "terminate called" not in proc.stderr and "SIGABRT" not in proc.stderr and "SIGTERM" not in proc.stderr
+    assert zoo.load(out).architecture == AE
+
+
+def test_torchrun_exits_zero_after_rank_zero_saved(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _check_torchrun_exit(_torchrun_train(tmp_path, out), out)
+
+
+@pytest.mark.slow
+def test_torchrun_exits_zero_every_time(tmp_path: Path) -> None:
+    for attempt in range(6):  # the abort at exit came about one run in five
+        out = tmp_path / f"run{attempt}"
+        _check_torchrun_exit(_torchrun_train(tmp_path, out), out)
 
 
 class RecordingCallback(zoo.train.Callback):
@@ -417,7 +447,7 @@ def test_no_host_read_between_log_steps(tmp_path, monkeypatch):
         def on_train_start(self, trainer) -> None:
             state["active"] = True
 
-        def on_step_end(self, trainer, logs) -> None:
+        def on_log(self, trainer, step, metrics) -> None:
             pass
 
         def on_train_end(self, trainer) -> None:
@@ -470,7 +500,7 @@ def test_batch_norm_on_one_image_is_a_clear_error(tmp_path):
 
 
 def _cli(*args: str) -> int:
-    from zoo._cli import main
+    from zoo.cli import main
 
     return main(list(args))
 
@@ -567,3 +597,254 @@ def test_streamed_npy_trains_exactly_as_in_memory(tmp_path, monkeypatch):
     for other in ("streamed", "resumed"):
         b = _weights(tmp_path / other)
         assert all(torch.equal(a[k], b[k]) for k in a), other
+
+
+# -- run folders: symlinks, concurrent writers, bounded reads (issue 19) -------------------------------------------
+
+
+def test_resume_never_rewrites_a_file_outside_the_run_through_a_symlinked_log(tmp_path, capsys):
+    train(AE, _cfg(tmp_path, steps=4, checkpoint_every=2), quiet=True, data_shape=(1, 8, 8))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.unlink()
+    log.symlink_to(outside)
+    with pytest.raises(ConfigError, match="metrics.jsonl is a symlink"):
+        train(AE, _cfg(tmp_path, steps=6, checkpoint_every=2), resume=True, quiet=True, data_shape=(1, 8, 8))
+    assert outside.read_text() == "precious\n"
+    # The same through the command line: one error line, the file untouched.
+    assert _cli("train", "--out", str(tmp_path / "run"), "--resume", "--steps", "6") == 2
+    err = capsys.readouterr().err
+    assert "is a symlink" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert outside.read_text() == "precious\n"
+
+
+def test_a_symlinked_run_config_or_snapshots_folder_is_refused(tmp_path):
+    from zoo._rundir import RunDir
+
+    train(AE, _cfg(tmp_path, steps=2), quiet=True, data_shape=(1, 8, 8))
+    run = RunDir(tmp_path / "run")
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"token": "hf_secret"}')
+    run.train_config.unlink()
+    run.train_config.symlink_to(secret)
+    with pytest.raises(ConfigError, match="is a symlink"):
+        run.read_train_config()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    train(AE, _cfg(tmp_path, "snap", steps=2, checkpoint_every=2), quiet=True, data_shape=(1, 8, 8))
+    (tmp_path / "snap" / "snapshots").symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="snapshots is a symlink"):
+        train(AE, _cfg(tmp_path, "snap", steps=6, checkpoint_every=2, sample_every=2), resume=True, quiet=True,
+              data_shape=(1, 8, 8))
+    assert not list(elsewhere.iterdir())
+
+
+def test_a_second_writer_of_the_same_run_folder_fails_at_once(tmp_path, capsys):
+    from zoo._files import folder_lock
+    from zoo._rundir import RUN_LOCK_NAME
+
+    out = tmp_path / "run"
+    out.mkdir()
+    # Another `zoo train --out SAME` holds the folder (flock: another open file, as another process has).
+    with folder_lock(out, RUN_LOCK_NAME, what="test"):
+        with pytest.raises(ConfigError, match="in use by another process"):
+            train(AE, _cfg(tmp_path, steps=2), quiet=True, data_shape=(1, 8, 8))
+        assert _cli("train", AE, "--data", "digits", "--steps", "2", "--set", "data_shape=[1,8,8]", "--out",
+                    str(out), "-q") == 2
+        assert "in use by another process" in capsys.readouterr().err
+        assert not (out / "train_config.json").exists() and not (out / "checkpoint.safetensors").exists()
+    # Released with the process (here: the block): the folder trains again.
+    assert train(AE, _cfg(tmp_path, steps=2), quiet=True, data_shape=(1, 8, 8)).status == "completed"
+
+
+@pytest.mark.slow  # two processes, about 50 s on 2 cores; the in-process test above runs by default
+def test_two_zoo_train_processes_into_one_folder_exclude_each_other(tmp_path):
+    out = tmp_path / "run"
+    args = ("train", AE, "--data", "digits", "--steps", "100000", "--set", "data_shape=[1,8,8]", "--out", str(out),
+            "-q")
+    first = _zoo(*args)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "train_config.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = subprocess.run(_probe.zoo_command(*args), capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert second.returncode == 2 and "in use by another process" in second.stderr, second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+
+
+def test_a_huge_line_in_the_loss_log_is_not_read_whole_on_resume(tmp_path, monkeypatch):
+    from zoo import _rundir
+
+    train(AE, _cfg(tmp_path, steps=4, checkpoint_every=2), quiet=True, data_shape=(1, 8, 8))
+    log = tmp_path / "run" / "metrics.jsonl"
+    kept = log.read_text()
+    monkeypatch.setattr(_rundir, "MAX_METRICS_LINE_BYTES", 1000)  # the bound, scaled down from 1 MB
+    with open(log, "a") as fh:
+        fh.write('{"step": 3, "pad": "' + "x" * 50_000 + '"}\n')
+    # Read in bounded pieces: the overlong line ends the log like a torn one, and is never held whole.
+    records = list(_rundir.iter_metrics(log))
+    assert records and all("pad" not in r for r in records)
+    assert len(records) == len(kept.splitlines())
+
+
+# -- issue 17 point 7: objective arguments, recipes, the derived VAE objective, train(overwrite=) ---------------
+
+
+@pytest.mark.parametrize(("build", "match"), [
+    (lambda t: t.Adversarial(loss="wgan-gp"), r"loss='wgan-gp'.*'non-saturating', 'hinge' or 'wasserstein-gp' "
+     r"\(did you mean 'wasserstein-gp'\?\)"),
+    (lambda t: t.Adversarial(loss="hinje"), r"did you mean 'hinge'\?"),
+    (lambda t: t.Adversarial(d_steps=0), r"d_steps=0: Input should be greater than or equal to 1"),
+    (lambda t: t.Adversarial(d_steps=2.0), r"d_steps=2.0: Input should be a valid integer"),
+    (lambda t: t.Adversarial(ema_decay=1.0), r"ema_decay=1.0: Input should be less than 1"),
+    (lambda t: t.Adversarial(gp_weight=float("nan")), r"gp_weight=nan: Input should be a finite number"),
+    (lambda t: t.Reconstruction(loss="l1"), r"'mse' or 'bce'"),
+    (lambda t: t.Reconstruction(translate=0.6), r"translate=0.6: Input should be less than or equal to 0.5"),
+    (lambda t: t.Reconstruction(corruption="gaussian"), r"corruption='gaussian': Input should be callable"),
+    (lambda t: t.ELBO(beta=-1.0), r"beta=-1.0"),
+    (lambda t: t.ELBO(reconstruction="BCE"), r"did you mean 'bce'\?"),
+    (lambda t: t.ELBO(fit_sampler="yes"), r"fit_sampler='yes': Input should be a valid boolean"),
+    (lambda t: t.Classification(label_smoothing=1.0), r"label_smoothing=1.0: Input should be less than 1"),
+])
+def test_objective_arguments_are_validated_naming_the_valid_choices(build, match):
+    import zoo.train as t
+
+    with pytest.raises(ConfigError, match=match) as excinfo:
+        build(t)
+    assert "docs/writing-a-plugin.md" in str(excinfo.value)
+
+
+def test_objectives_are_frozen_and_keep_their_arguments():
+    import pydantic
+
+    from zoo.train import ELBO, Adversarial, Reconstruction
+
+    gan = Adversarial("wasserstein-gp", d_steps=5, gp_weight=5.0, ema_decay=0.5, translate=0.1)
+    assert (gan.loss_kind, gan.d_steps, gan.gp_weight, gan.penalty_weight) == ("wasserstein-gp", 5, 5.0, 5.0)
+    assert Adversarial("hinge").penalty_weight == 0.0  # the penalty belongs to the Wasserstein loss only
+    assert ELBO(beta=2).beta == 2.0 and Reconstruction("bce").loss_kind == "bce"  # an int is a valid float
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        gan.d_steps = 1  # type: ignore[misc]
+
+
+class SamplerVAE(_probe.ProbeVAE):
+    """The probe VAE with a latent sampler (zoo.LatentSampler) that records what it was fitted to."""
+
+    def __init__(self, config: _probe.ProbeVAEConfig) -> None:
+        super().__init__(config)
+        self.register_buffer("fitted_mean", torch.zeros(config.latent_dim))
+        self.fitted_rows = 0
+
+    def fit_sampler(self, latents: torch.Tensor) -> None:
+        self.fitted_rows = latents.shape[0]
+        self.fitted_mean.copy_(latents.mean(dim=0))
+
+
+def test_a_vae_with_fit_sampler_and_no_objective_gets_its_sampler_fitted(tmp_path):
+    from zoo.train import ELBO, objective_for
+
+    config = _probe.ProbeVAEConfig(data_shape=(1, 8, 8))
+    assert objective_for(SamplerVAE(config), None) == ELBO(fit_sampler=True)
+    assert objective_for(_probe.ProbeVAE(config), None) == ELBO(fit_sampler=False)  # no sampler: nothing to fit
+    plugin = types_plugin([zoo.ModelSpec(name="t-sampler-vae", config=_probe.ProbeVAEConfig, build=SamplerVAE)])
+    zoo.register_plugin(plugin, name="t-sampler-vae")
+    try:
+        model = zoo.create("t-sampler-vae", data_shape=(1, 8, 8))
+        result = train(model, _cfg(tmp_path, steps=2, log_every=1), quiet=True)
+        assert result.status == "completed"
+        from zoo.data import load_dataset
+
+        assert model.fitted_rows == len(load_dataset("digits", "train"))  # the whole training split
+        saved = load_file(result.out / "model.safetensors")["fitted_mean"]
+        assert torch.equal(saved, model.fitted_mean) and bool(saved.abs().sum() > 0)  # fitted before the save
+    finally:
+        zoo.unregister_plugin("t-sampler-vae")
+
+
+def types_plugin(specs: list[zoo.ModelSpec]) -> object:
+    import types
+
+    return types.SimpleNamespace(zoo_models=zoo.hookimpl(lambda: specs))
+
+
+GAN_RECIPE = {"optimizer": {"lr": 2e-4, "betas": [0.5, 0.999]}, "batch_size": 16, "epochs": 3}
+
+
+@pytest.fixture()
+def recipe_plugin():
+    spec = zoo.ModelSpec(name="t-recipe-gan", config=_probe.ProbeGANConfig, build=_probe.ProbeGAN,
+                         recipe=GAN_RECIPE)
+    zoo.register_plugin(types_plugin([spec]), name="t-recipe")
+    yield "t-recipe-gan"
+    zoo.unregister_plugin("t-recipe")
+
+
+def test_the_recipe_fills_unset_fields_is_recorded_and_resumed(recipe_plugin, tmp_path, capsys):
+    name, shape = recipe_plugin, {"data_shape": (1, 8, 8)}
+    # Python: nothing given, the recipe applies in full (its 3 epochs included).
+    plain = train(name, TrainConfig(data="digits", out=str(tmp_path / "plain"), log_every=1), quiet=True, **shape)
+    recorded = json.loads((plain.out / "train_config.json").read_text())
+    assert recorded["optimizer"]["lr"] == 2e-4 and recorded["optimizer"]["betas"] == [0.5, 0.999]
+    assert recorded["batch_size"] == 16 and recorded["epochs"] == 3
+    # Explicit values win, field by field: the learning rate given, the recipe's betas kept; a duration given
+    # replaces the recipe's.
+    from zoo.train import OptimizerConfig
+
+    config = TrainConfig(data="digits", steps=2, optimizer=OptimizerConfig(lr=1e-3), out=str(tmp_path / "mixed"))
+    mixed = train(name, config, quiet=True, **shape)
+    recorded = json.loads((mixed.out / "train_config.json").read_text())
+    assert recorded["optimizer"]["lr"] == 1e-3 and recorded["optimizer"]["betas"] == [0.5, 0.999]
+    assert recorded["steps"] == 2 and "epochs" not in recorded and recorded["batch_size"] == 16
+    # The command line: --lr and --set win over the recipe, the rest of it applies, and --resume keeps it.
+    out = str(tmp_path / "cli")
+    assert _cli("train", name, "--data", "digits", "--steps", "2", "--lr", "5e-4", "--set", "batch_size=8",
+                "--set", "data_shape=[1,8,8]", "--out", out, "-q") == 0
+    recorded = json.loads((tmp_path / "cli" / "train_config.json").read_text())
+    assert recorded["optimizer"]["lr"] == 5e-4 and recorded["optimizer"]["betas"] == [0.5, 0.999]
+    assert recorded["batch_size"] == 8 and recorded["steps"] == 2
+    assert _cli("train", "--out", out, "--resume", "--steps", "3", "-q") == 0
+    assert json.loads((tmp_path / "cli" / "train_config.json").read_text())["optimizer"]["lr"] == 5e-4
+
+
+def test_train_overwrite_and_its_errors_name_python_arguments(tmp_path):
+    config = _cfg(tmp_path, steps=1)
+    train(AE, config, quiet=True, data_shape=(1, 8, 8))
+    with pytest.raises(TrainingError, match="already holds a training run") as excinfo:
+        train(AE, config, quiet=True, data_shape=(1, 8, 8))
+    message = str(excinfo.value)
+    assert "resume=True" in message and "overwrite=True" in message and "TrainConfig.out" in message
+    assert "--" not in message  # no command-line flag in an error raised to Python
+    with pytest.raises(ResumeMismatchError, match=r"train\(\.\.\., TrainConfig\(out=.*resume=True") as excinfo:
+        train(AE, _cfg(tmp_path, steps=2, batch_size=16), resume=True, quiet=True, data_shape=(1, 8, 8))
+    assert "--" not in str(excinfo.value)
+    with pytest.raises(ConfigError, match="overwrite=True and resume=True contradict"):
+        train(AE, config, overwrite=True, resume=True, quiet=True, data_shape=(1, 8, 8))
+    first = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
+    result = train(AE, _cfg(tmp_path, steps=2), overwrite=True, quiet=True, data_shape=(1, 8, 8))
+    assert result.step == 2 and (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns != first
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="overwrite=True: .* is not a zoo run directory"):
+        train(AE, _cfg(tmp_path, "stranger", steps=1), overwrite=True, quiet=True, data_shape=(1, 8, 8))
+    assert (stranger / "notes.txt").read_text() == "mine"
+
+
+def test_a_streamed_run_reads_no_images_for_a_finalize_that_needs_none(tmp_path, monkeypatch):
+    import numpy as np
+
+    import zoo.data._stream as stream
+
+    np.save(tmp_path / "x.npy", (np.random.default_rng(0).random((60, 1, 8, 8)) * 255).astype(np.uint8))
+    monkeypatch.setattr(stream, "STREAM_ABOVE_BYTES", 0)
+    spread: list[int] = []
+    real = stream.StreamedData.spread
+    monkeypatch.setattr(stream.StreamedData, "spread", lambda self, n: spread.append(n) or real(self, n))
+    result = train(AE, _cfg(tmp_path, data=str(tmp_path / "x.npy"), steps=3), quiet=True, data_shape=(1, 8, 8))
+    assert result.status == "completed"
+    # Pictures take 64 test images; the reconstruction objective's finalize reads none (it read 20,000 before).
+    assert all(n <= 64 for n in spread), spread

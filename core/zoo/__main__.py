@@ -1,3 +1,3 @@
-from zoo._cli import main
+from zoo.cli import main
 
 raise SystemExit(main())

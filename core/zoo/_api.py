@@ -1,4 +1,5 @@
-"""The public functions: list, create, load, save, info, evaluate."""
+"""The public functions: list, create, load, save, info, evaluate (``create`` is defined in :mod:`zoo._resolve`,
+below the trainer that uses it)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,16 @@ from typing import Any
 
 from torch import nn
 
-from zoo._config import config_with_overrides
 from zoo._registry import get_registry
-from zoo._serialization import create_from_config
+from zoo._resolve import create
+from zoo._resolve import load as _load
 from zoo._serialization import save as _save
+from zoo.eval import evaluate as _evaluate
 
 
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted names of the registered architectures matching the fnmatch ``pattern``."""
     return sorted(name for name in get_registry().models if fnmatch.fnmatchcase(name, pattern))
-
-
-def create(name: str, **overrides: Any) -> nn.Module:
-    """An untrained ``name`` model; keyword arguments override fields of its default config."""
-    spec = get_registry().model(name)
-    config = config_with_overrides(spec.config, None, overrides, where=f"zoo.create({name!r})")
-    return create_from_config(name, config)
 
 
 def save(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
@@ -42,13 +37,11 @@ def load(source: str | os.PathLike[str], *, token: str | bool | None = None,
     ``./dense-gan``, a ``pathlib.Path``): a registered name always means the registry, even when a folder of
     that name exists. ``token``, ``cache_dir`` and ``endpoint`` apply to downloads from the Hub.
     """
-    from zoo._resolve import load as _load
-
     return _load(source, token=token, cache_dir=cache_dir, endpoint=endpoint)
 
 
 def info(name: str) -> dict[str, Any]:
-    """Provider, kind, config JSON schema and pretrained tags of the architecture ``name``."""
+    """Provider, kind, config JSON schema, training recipe and pretrained tags of the architecture ``name``."""
     registry = get_registry()
     spec = registry.model(name)
     provider = registry.provider("model", name)
@@ -60,6 +53,8 @@ def info(name: str) -> dict[str, Any]:
         "version": provider.version,
         "plugin": provider.plugin,
         "config_schema": spec.config.model_json_schema(),
+        # Training defaults the architecture recommends (a partial TrainConfig); explicit values override them.
+        "recipe": dict(spec.recipe),
         "pretrained": sorted(tag for tag in registry.weights if tag.split(".", 1)[0] == name),
     }
 
@@ -69,8 +64,9 @@ def evaluate(source_or_model: str | os.PathLike[str] | nn.Module, *, data: str |
              classifier: str | os.PathLike[str] | nn.Module | None = None) -> dict[str, Any]:
     """Metrics of a model on ``data``'s test split over ``seeds``; see :func:`zoo.eval.evaluate`.
 
-    Imports the evaluation stack (torchmetrics, scikit-learn) only when called.
+    The optional evaluation extras (torchmetrics, scikit-learn) are imported only when a metric needs them.
     """
-    from zoo.eval import evaluate as _evaluate
-
     return _evaluate(source_or_model, data=data, seeds=seeds, num_samples=num_samples, classifier=classifier)
+
+
+__all__ = ["create", "evaluate", "info", "list_models", "load", "save"]

@@ -18,6 +18,12 @@ from zoo.errors import ConfigError
 MAX_PARAMETERS = 64_000_000
 
 
+class FrozenModel(BaseModel):
+    """Frozen, closed and strict: the base of zoo's own documents (entries, training configs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
 class ModelConfig(BaseModel):
     """Frozen, strict base for model configs.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -90,3 +91,83 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# -- files inside a run or model folder: never followed out of it through a symlink -------------------------------
+
+_OPEN_FLAGS = {
+    "r": os.O_RDONLY,
+    "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+    "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+}
+
+
+def refuse_symlink(path: str | os.PathLike[str]) -> None:
+    """Raise ConfigError when ``path`` itself is a symlink (its folder may be one: the user chose that path).
+
+    zoo reads and rewrites the files inside a run folder (``metrics.jsonl`` on ``--resume``, the configs, the
+    checkpoint, ``snapshots/``): a symlink planted there would make it read or overwrite a file elsewhere.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return  # nothing there: it will be created
+    if stat.S_ISLNK(mode):
+        raise ConfigError(
+            f"{os.fspath(path)} is a symlink; zoo does not follow symlinks inside a run folder (it could read or "
+            "overwrite a file elsewhere); replace it with the file itself, or remove it",
+            path=path,
+        )
+
+
+def open_in_folder(path: str | os.PathLike[str], mode: str = "r") -> int:
+    """A descriptor of ``path`` opened with ``O_NOFOLLOW``, refused unless it is a regular file.
+
+    ``mode`` is ``"r"``, ``"w"`` (create or truncate) or ``"a"`` (create or append). Reads open without blocking,
+    so a FIFO in the file's place is refused by name instead of hanging; wrap the result with ``os.fdopen``.
+    """
+    flags = _OPEN_FLAGS[mode] | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a symlink (EMLINK on FreeBSD)
+            refuse_symlink(path)
+        if exc.errno == errno.ENXIO:  # opening a FIFO without a reader for writing, without blocking
+            refuse_symlink(path)
+            raise ConfigError(f"cannot use {os.fspath(path)}: it is a FIFO (named pipe), not a regular file; remove "
+                              "it, or choose another folder", path=path) from None
+        raise
+    try:
+        kind = not_a_file(path, os.fstat(fd).st_mode)
+        if kind is not None:
+            raise ConfigError(f"cannot use {os.fspath(path)}: it is {kind}, not a regular file; remove it, or "
+                              "choose another folder", path=path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def folder_lock(directory: str | os.PathLike[str], name: str, *, what: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory/name`` for the block, or raise ConfigError at once when another
+    process holds it (two ``zoo train --out SAME`` would mix their files). The lock ends with the process, so a
+    killed run never leaves the folder locked; the empty lock file stays.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: concurrent writers are not excluded
+        yield
+        return
+    lock = Path(directory) / name
+    fd = open_in_folder(lock, "a")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"{os.fspath(directory)} is in use by another process ({what}); wait for it to end, "
+                              "or choose another folder", path=directory) from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -1,33 +1,61 @@
-"""The registry: built from plugin hooks on first use, then cached."""
+"""The registry: built from plugin hooks on first use, then cached; and the look-ups of pretrained entries.
+
+Typed end to end: models are :class:`ModelSpec`, datasets :class:`DatasetSpec`, pretrained entries
+:class:`WeightsEntry`. The core's own plugin (the built-in datasets) is loaded by module name, as pytest loads its
+default plugins, so that this module sits below the data package it registers.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import functools
+import importlib
 import importlib.metadata as importlib_metadata
 import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import pluggy
 
 from zoo import hookspecs
 from zoo._config import check_config_class, config_with_overrides
+from zoo._entries import WeightsEntry
+from zoo._names import valid_entry_name
+from zoo._rundir import ENTRY_NAME
 from zoo._specs import DatasetSpec, ModelSpec
-from zoo.errors import AmbiguousModelError, PluginError, UnknownModelError, ZooError
+from zoo._text import shown
+from zoo._train_config import check_recipe, training_field_names
+from zoo._version import DISTRIBUTION
+from zoo.errors import (
+    AmbiguousModelError,
+    ConfigError,
+    LoadError,
+    PluginError,
+    UnknownModelError,
+    UnknownNameError,
+    ZooError,
+)
+from zoo.protocols import DEFAULT_OBJECTIVE_FAMILIES, family_of
 
 logger = logging.getLogger(__name__)
 
 ENV_STRICT = "ZOO_STRICT_PLUGINS"
 ENV_DISABLE_AUTOLOAD = "ZOO_DISABLE_PLUGIN_AUTOLOAD"
 ENV_BLOCK = "ZOO_BLOCK_PLUGINS"
-CORE_DISTRIBUTION = "genzoo"
+CORE_DISTRIBUTION = DISTRIBUTION
+# The core's own plugin, loaded by name when the registry is built (it imports the data package).
+BUILTIN_PLUGIN = "zoo.data._plugin"
 HOOK_NAMES = ("zoo_callbacks", "zoo_datasets", "zoo_models", "zoo_weights")
 # The kind shown for a model whose spec names none and whose protocols imply no family.
 GENERIC_KIND = "model"
+
+
+_Item = TypeVar("_Item")
+_Named = TypeVar("_Named", ModelSpec, DatasetSpec, WeightsEntry)
 
 
 @dataclass
@@ -57,7 +85,7 @@ class Registry:
 
     models: dict[str, ModelSpec] = field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
-    weights: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, WeightsEntry] = field(default_factory=dict)
     providers: dict[tuple[str, str], Provider] = field(default_factory=dict)
     conflicts: dict[tuple[str, str], list[Provider]] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
@@ -71,13 +99,13 @@ class Registry:
     def dataset(self, name: str) -> DatasetSpec:
         return self._get("dataset", self.datasets, name)
 
-    def weights_entry(self, name: str) -> Any:
+    def weights_entry(self, name: str) -> WeightsEntry:
         return self._get("weights", self.weights, name)
 
     def provider(self, kind: str, name: str) -> Provider:
         return self.providers[(kind, name)]
 
-    def _get(self, kind: str, table: dict[str, Any], name: str) -> Any:
+    def _get(self, kind: str, table: dict[str, _Item], name: str) -> _Item:
         if (kind, name) in self.conflicts:
             who = " and ".join(str(p) for p in self.conflicts[(kind, name)])
             raise AmbiguousModelError(
@@ -86,10 +114,8 @@ class Registry:
                 architecture=name if kind == "model" else None,
             )
         if (kind, name) in self.refused:
-            raise UnknownModelError(
-                f"{kind} {name!r} was refused when its plugin registered, {self.refused[(kind, name)]}",
-                architecture=name if kind == "model" else None,
-            )
+            raise _unknown(kind, name, f"{kind} {name!r} was refused when its plugin registered, "
+                           f"{self.refused[(kind, name)]}")
         try:
             return table[name]
         except KeyError:
@@ -97,11 +123,15 @@ class Registry:
             hint = f"did you mean {', '.join(map(repr, close))}?" if close else (
                 f"known: {', '.join(sorted(table)) or 'none'}"
             )
-            raise UnknownModelError(
-                f"no {kind} named {name!r} is registered; {hint} (`zoo list` shows them all; `zoo plugins` "
-                "shows plugins that failed to load)",
-                architecture=name if kind == "model" else None,
-            ) from None
+            raise _unknown(kind, name, f"no {kind} named {name!r} is registered; {hint} (`zoo list` shows them all; "
+                           "`zoo plugins` shows plugins that failed to load)") from None
+
+
+def _unknown(kind: str, name: str, message: str) -> UnknownNameError:
+    """UnknownModelError for an architecture, UnknownNameError for a dataset or an entry."""
+    if kind == "model":
+        return UnknownModelError(message, name=name, architecture=name)
+    return UnknownNameError(message, name=name)
 
 
 def _identity(obj: object) -> object:
@@ -144,10 +174,9 @@ def build_registry(*, strict: bool | None = None) -> Registry:
     registry = Registry(manager=manager)
     candidates: list[tuple[PluginInfo, Callable[[], object]]] = []
 
-    from zoo import _builtin
-
     core_version = _distribution_version(CORE_DISTRIBUTION)
-    candidates.append((PluginInfo("zoo-builtin", CORE_DISTRIBUTION, core_version), lambda: _builtin))
+    candidates.append((PluginInfo("zoo-builtin", CORE_DISTRIBUTION, core_version),
+                       functools.partial(importlib.import_module, BUILTIN_PLUGIN)))
     for name, obj in _extra_plugins.items():
         candidates.append((PluginInfo(name, "registered at runtime", ""), functools.partial(_identity, obj)))
     if not _env_flag(ENV_DISABLE_AUTOLOAD):
@@ -164,15 +193,17 @@ def build_registry(*, strict: bool | None = None) -> Registry:
         try:
             plugin = load()
             manager.register(plugin, name=info.name)
-        except Exception as exc:  # a broken plugin must not take the others down
+        except BaseException as exc:  # a broken plugin, even one calling sys.exit(), must not take the others down
+            _reraise_interrupt(exc)
             _mark_broken(info, f"failed to load: {type(exc).__name__}: {exc}", strict)
             continue
         _verify_hook_names(manager, plugin, info, strict)
 
     infos = {info.name: info for info in registry.plugins}
-    _collect(registry, manager, infos, "zoo_models", "model", registry.models, strict)
-    _collect(registry, manager, infos, "zoo_datasets", "dataset", registry.datasets, strict)
-    _collect(registry, manager, infos, "zoo_weights", "weights", registry.weights, strict)
+    _collect(registry, manager, infos, "zoo_models", "model", registry.models, ModelSpec, strict,
+             checked_model_spec)
+    _collect(registry, manager, infos, "zoo_datasets", "dataset", registry.datasets, DatasetSpec, strict)
+    _collect(registry, manager, infos, "zoo_weights", "weights", registry.weights, WeightsEntry, strict)
     return registry
 
 
@@ -192,22 +223,14 @@ def _verify_hook_names(manager: pluggy.PluginManager, plugin: object, info: Plug
                          "decorate it", strict, hook=attribute)
 
 
-def _hook_item_type(hook_name: str) -> type:
-    """What ``hook_name`` must return a list of (the documented types in zoo.hookspecs)."""
-    if hook_name == "zoo_weights":
-        from zoo._weights import WeightsEntry
-
-        return WeightsEntry
-    return {"zoo_models": ModelSpec, "zoo_datasets": DatasetSpec}[hook_name]
-
-
-def _hook_items(info: PluginInfo, hook_name: str, result: object, item_type: type, strict: bool) -> list[Any]:
+def _hook_items(info: PluginInfo, hook_name: str, result: object, item_type: type[_Item], strict: bool
+                ) -> list[_Item]:
     """The items of a hook's result that have the documented type; anything else marks the plugin broken."""
     if not isinstance(result, list | tuple):
         _mark_broken(info, f"hook {hook_name}() returned a {type(result).__name__}; it must return a list of "
                      f"{item_type.__name__}", strict, hook=hook_name)
         return []
-    good = []
+    good: list[_Item] = []
     for item in result:
         if isinstance(item, item_type):
             good.append(item)
@@ -219,19 +242,21 @@ def _hook_items(info: PluginInfo, hook_name: str, result: object, item_type: typ
 
 
 def _collect(registry: Registry, manager: pluggy.PluginManager, infos: dict[str, PluginInfo], hook_name: str,
-             kind: str, table: dict[str, Any], strict: bool) -> None:
+             kind: str, table: dict[str, _Named], item_type: type[_Named], strict: bool,
+             check: Callable[[_Named], _Named] | None = None) -> None:
     for impl in getattr(manager.hook, hook_name).get_hookimpls():
         info = infos[impl.plugin_name]
         try:
             result = impl.function()
-        except Exception as exc:
+        except BaseException as exc:
+            _reraise_interrupt(exc)
             _mark_broken(info, f"hook {hook_name}() raised {type(exc).__name__}: {exc}", strict, hook=hook_name)
             continue
         provider = Provider(info.name, info.distribution, info.version)
-        for item in _hook_items(info, hook_name, result, _hook_item_type(hook_name), strict):
-            if isinstance(item, ModelSpec):
+        for item in _hook_items(info, hook_name, result, item_type, strict):
+            if check is not None:
                 try:
-                    item = checked_model_spec(item)
+                    item = check(item)
                 except ZooError as exc:
                     _mark_broken(info, f"hook {hook_name}(): {exc}", strict, hook=hook_name)
                     registry.refused[(kind, item.name)] = f"from plugin {info.name!r} ({info.distribution}): {exc}"
@@ -258,12 +283,14 @@ def checked_model_spec(spec: ModelSpec) -> ModelSpec:
 
     A spec that names no kind, or no objective, is built once (on the meta device, allocating nothing; from
     its ``test_config``) so that its protocols say its family and whether the trainer has an objective for it.
+    Its recipe must be a valid partial training config, and no config field may be named like a training field.
     """
     check_config_class(spec.config, model=spec.name)
+    _check_no_shadowing(spec)
+    if spec.recipe:
+        spec = dataclasses.replace(spec, recipe=check_recipe(spec.recipe, where=f"model {spec.name!r}"))
     if spec.kind is not None and spec.objective is not None:
         return spec
-    from zoo._protocols import DEFAULT_OBJECTIVE_FAMILIES, family_of
-
     family = family_of(_probe_build(spec))
     if spec.objective is None and family not in DEFAULT_OBJECTIVE_FAMILIES:
         what = f"a {family}" if family else "of no family zoo knows (neither GAN, autoencoder nor classifier)"
@@ -273,6 +300,22 @@ def checked_model_spec(spec: ModelSpec) -> ModelSpec:
             architecture=spec.name,
         )
     return spec if spec.kind is not None else dataclasses.replace(spec, kind=family or GENERIC_KIND)
+
+
+def _check_no_shadowing(spec: ModelSpec) -> None:
+    """Refuse config fields named like training fields: ``--set seed=1`` could reach only one of the two."""
+    names = {name: name for name in spec.config.model_fields}
+    names.update({info.alias: name for name, info in spec.config.model_fields.items() if info.alias})
+    shadowing = sorted(key for key in names if key in training_field_names())
+    if shadowing:
+        fields = ", ".join(repr(names[key]) for key in shadowing)
+        raise PluginError(
+            f"model {spec.name!r}: config field {fields} of {spec.config.__name__} has the name of a training field "
+            f"({', '.join(shadowing)}), so `zoo train --set {shadowing[0]}=...` could not reach both; rename the "
+            f"model field (e.g. 'model_{shadowing[0]}'; `zoo train --help` lists the training fields), or drop it "
+            "and read the training field instead",
+            architecture=spec.name,
+        )
 
 
 def _probe_build(spec: ModelSpec) -> object:
@@ -294,6 +337,13 @@ def _probe_build(spec: ModelSpec) -> object:
         ) from exc
 
 
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Re-raise Ctrl-C (and a generator closing); any other BaseException from plugin code, SystemExit
+    included, is the plugin's failure: it marks that plugin broken and every command carries on."""
+    if isinstance(exc, KeyboardInterrupt | GeneratorExit):
+        raise exc
+
+
 def _mark_broken(info: PluginInfo, message: str, strict: bool, *, hook: str | None = None) -> None:
     info.status = "broken"
     info.error = f"{info.error}; {message}" if info.error else message
@@ -308,31 +358,119 @@ def _mark_broken(info: PluginInfo, message: str, strict: bool, *, hook: str | No
         )
 
 
-def plugin_callbacks(train_config: Any) -> list[Any]:
-    """Callbacks from every plugin's ``zoo_callbacks(train_config)`` hook.
+def call_hook(hook_name: str, item_type: type[_Item], *, consequence: str = "", **kwargs: Any) -> list[_Item]:
+    """The items of type ``item_type`` from every plugin's ``hook_name(**kwargs)``, called now (not at build).
 
-    A hook that raises or returns anything but a list of :class:`zoo.train.Callback` is skipped with a warning
-    naming the plugin and the hook, and marks the plugin broken; fatal with ``ZOO_STRICT_PLUGINS=1``.
+    A hook that raises or returns anything but a list of ``item_type`` is skipped with a warning naming the
+    plugin and the hook (plus ``consequence``), and marks the plugin broken; fatal with ``ZOO_STRICT_PLUGINS=1``.
     """
-    from zoo.train._callbacks import Callback
-
     registry = get_registry()
     strict = _env_flag(ENV_STRICT)
     infos = {info.name: info for info in registry.plugins}
-    callbacks: list[Any] = []
+    items: list[_Item] = []
     if registry.manager is None:
-        return callbacks
-    for impl in registry.manager.hook.zoo_callbacks.get_hookimpls():
+        return items
+    for impl in getattr(registry.manager.hook, hook_name).get_hookimpls():
         info = infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?", "?")
         try:
-            result = impl.function(train_config=train_config)
-        except Exception as exc:  # one plugin's logger must not stop a training run
-            _mark_broken(info, f"hook zoo_callbacks() raised {type(exc).__name__}: {exc}"
-                         + ("" if strict else "; training continues without its callbacks"),
-                         strict, hook="zoo_callbacks")
+            result = impl.function(**kwargs)
+        except BaseException as exc:  # one plugin's hook must not stop the command
+            _reraise_interrupt(exc)
+            message = f"hook {hook_name}() raised {type(exc).__name__}: {exc}"
+            _mark_broken(info, message + ("" if strict else consequence), strict, hook=hook_name)
             continue
-        callbacks.extend(_hook_items(info, "zoo_callbacks", result, Callback, strict))
-    return callbacks
+        items.extend(_hook_items(info, hook_name, result, item_type, strict))
+    return items
+
+
+# -- pretrained entries ----------------------------------------------------------------------------------
+
+
+def registry_root() -> Path:
+    """The installed ``registry/`` folder (the ``zoo_registry`` package of the genzoo distribution)."""
+    try:
+        import zoo_registry
+    except ImportError:
+        raise LoadError(
+            "the first-party weights registry (package zoo_registry) is not installed; reinstall genzoo "
+            "(`pip install --force-reinstall genzoo`, or `pip install -e .` in a checkout)"
+        ) from None
+    return Path(zoo_registry.__file__).parent
+
+
+def entries_from_folder(folder: str | os.PathLike[str] | None = None) -> list[WeightsEntry]:
+    """Every valid ``<folder>/<name>/entry.json``, for a plugin's ``zoo_weights`` hook (``zoo.entries_from_folder``).
+
+    The entries' files are read from ``<folder>/<name>/`` (offline, each checked against its sha256), so a plugin
+    can ship pretrained weights inside its distribution. ``folder`` defaults to the first-party registry that
+    ships with genzoo. An invalid entry is logged by name and left out, so it cannot hide the others; loading it
+    by name then says what is wrong with it (:func:`entry_problem`).
+    """
+    root = registry_root() if folder is None else Path(folder)
+    entries = []
+    for path in sorted(root.glob(f"*/{ENTRY_NAME}")):
+        try:
+            entries.append(WeightsEntry.from_directory(path.parent))
+        except ConfigError as exc:
+            logger.warning("pretrained entry %s is broken and is left out: %s", shown(path.parent.name), exc)
+    return entries
+
+
+def entry_problem(name: str, root: Path | None = None) -> str | None:
+    """Why the first-party entry ``name`` is not registered (its ``entry.json`` is invalid), or None."""
+    try:
+        root = registry_root() if root is None else root
+    except LoadError:
+        return None
+    if not valid_entry_name(name) or not (root / name / ENTRY_NAME).exists():
+        return None
+    try:
+        WeightsEntry.from_directory(root / name)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def default_entry_name(registry: Registry, architecture: str) -> str | None:
+    """The entry ``zoo.load(architecture)`` uses: entries with local files (first-party) first, then by name."""
+    names = [name for name in registry.weights if name.split(".", 1)[0] == architecture]
+
+    def rank(name: str) -> tuple[bool, str]:
+        return (registry.weights[name].local_dir is None, name)
+
+    return min(names, key=rank) if names else None
+
+
+def registry_entry(name: str) -> WeightsEntry:
+    """The entry a registry source names: ``name.tag`` itself, or an architecture's default entry.
+
+    An unknown name is an :class:`UnknownModelError` (``zoo.load(name)`` asks for a model).
+    """
+    registry = get_registry()
+    if "." not in name:
+        try:
+            registry.model(name)
+        except UnknownModelError as exc:
+            raise UnknownModelError(str(exc) + _folder_hint(name), name=name, architecture=name) from None
+        entry_name = default_entry_name(registry, name)
+        if entry_name is None:
+            raise LoadError(
+                f"architecture {name!r} has no pretrained weights yet; train some with `zoo train {name}` and "
+                "load the run directory, or create an untrained one with zoo.create()", architecture=name)
+        name = entry_name
+    try:
+        return registry.weights_entry(name)
+    except UnknownNameError as exc:
+        problem = entry_problem(name)
+        if problem is not None:
+            raise LoadError(f"pretrained entry {name!r} is broken and was not registered: {problem}",
+                            architecture=name.split(".", 1)[0]) from None
+        raise UnknownModelError(str(exc) + _folder_hint(name), name=name,
+                                architecture=name.split(".", 1)[0]) from None
+
+
+def _folder_hint(name: str) -> str:
+    return f"; to load the folder {name!r} instead, write it as a path: ./{name}" if Path(name).is_dir() else ""
 
 
 def _entry_points() -> Iterable[importlib_metadata.EntryPoint]:
@@ -364,5 +502,17 @@ def reload_registry() -> Registry:
     return get_registry()
 
 
-__all__ = ["PluginInfo", "Registry", "build_registry", "checked_model_spec", "get_registry", "plugin_callbacks",
-           "reload_registry"]
+__all__ = [
+    "PluginInfo",
+    "Registry",
+    "build_registry",
+    "call_hook",
+    "checked_model_spec",
+    "default_entry_name",
+    "entries_from_folder",
+    "entry_problem",
+    "get_registry",
+    "registry_entry",
+    "registry_root",
+    "reload_registry",
+]

@@ -16,8 +16,7 @@ working directory: write ``./dense-gan`` to load the folder. A path that does no
 directory", never "no model named". Every kind ends in :func:`zoo._serialization.load_directory`, the one
 strict loader, and the model's ``zoo_source`` records the provenance (entry name, repository and commit).
 
-This module joins ``zoo._hub`` (moving files) and ``zoo._weights`` (the entries' schema); those two do not
-import each other.
+This module joins the Hub client (moving files), the registry (names and entries) and the strict loader.
 """
 
 from __future__ import annotations
@@ -26,27 +25,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from zoo._registry import get_registry
-from zoo._specs import NAME_PATTERN
+from torch import nn
+
+from zoo._config import config_with_overrides
+from zoo._entries import FileName, WeightsEntry, verify_file
+from zoo._names import ENTRY_NAME_PATTERN, NAME_PATTERN
+from zoo._registry import get_registry, registry_entry
+from zoo._rundir import CONFIG_NAME, WEIGHTS_NAME
+from zoo._serialization import build_from_document, create_from_config, load_directory, read_config_document
 from zoo._text import shown
-from zoo._weights import (
-    CONFIG_FILE,
-    ENTRY_NAME_PATTERN,
-    WEIGHTS_FILE,
-    FileName,
-    WeightsEntry,
-    default_entry_name,
-    entry_problem,
-    verify_file,
-)
-from zoo.errors import ConfigError, LoadError, UnknownModelError
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from zoo._hub import HubFiles
+from zoo.errors import ConfigError, LoadError
+from zoo.hub import HubFiles, check_safetensors, copy_files, download_file, fetch_config, fetch_weights
 
 HUB_PREFIX = "hf-hub:"
 _ENTRY_RE = re.compile(ENTRY_NAME_PATTERN)
@@ -59,6 +50,13 @@ class Source:
 
     kind: Literal["directory", "registry", "hub"]
     text: str
+
+
+def create(name: str, **overrides: Any) -> nn.Module:
+    """An untrained ``name`` model; keyword arguments override fields of its default config (``zoo.create``)."""
+    spec = get_registry().model(name)
+    config = config_with_overrides(spec.config, None, overrides, where=f"zoo.create({name!r})")
+    return create_from_config(name, config)
 
 
 def parse_source(source: str | os.PathLike[str]) -> Source:
@@ -106,8 +104,6 @@ def load(source: str | os.PathLike[str], *, token: str | bool | None = None,
 
 
 def _load_resolved(resolved: Resolved) -> nn.Module:
-    from zoo._serialization import load_directory
-
     model = load_directory(resolved.directory)  # in eval mode
     if resolved.provenance is not None:
         model.zoo_source = resolved.provenance  # type: ignore[assignment]  # nn.Module's __setattr__ wants tensors
@@ -123,66 +119,27 @@ def _directory(text: str) -> Path:
         return path
     if path.exists():
         raise LoadError(f"{shown(text)} is a file, not a directory; zoo.load() takes the directory holding "
-                        f"{CONFIG_FILE} and {WEIGHTS_FILE}", path=path)
+                        f"{CONFIG_NAME} and {WEIGHTS_NAME}", path=path)
     parent = path.parent
     hint = f" ({parent} does not exist either)" if str(parent) not in ("", ".") and not parent.exists() else ""
     raise LoadError(f"no such directory: {shown(text)}{hint}; give the folder `zoo train --out` or zoo.save() "
                     "wrote, or a registered name (`zoo list`, `zoo list --pretrained`)", path=path)
 
 
-# -- the registry ------------------------------------------------------------------------------------------
-
-
-def registry_entry(name: str) -> WeightsEntry:
-    """The entry a registry source names: ``name.tag`` itself, or an architecture's default entry."""
-    registry = get_registry()
-    if "." not in name:
-        try:
-            registry.model(name)
-        except UnknownModelError as exc:
-            raise UnknownModelError(str(exc) + _folder_hint(name), architecture=name) from None
-        entry_name = default_entry_name(registry, name)
-        if entry_name is None:
-            raise LoadError(
-                f"architecture {name!r} has no pretrained weights yet; train some with `zoo train {name}` and "
-                "load the run directory, or create an untrained one with zoo.create()", architecture=name)
-        name = entry_name
-    try:
-        entry = registry.weights_entry(name)
-    except UnknownModelError as exc:
-        problem = entry_problem(name)
-        if problem is not None:
-            raise LoadError(f"pretrained entry {name!r} is broken and was not registered: {problem}",
-                            architecture=name.split(".", 1)[0]) from None
-        raise UnknownModelError(str(exc) + _folder_hint(name), architecture=name.split(".", 1)[0]) from None
-    return _checked_entry(entry)
-
-
-def _checked_entry(entry: Any) -> WeightsEntry:
-    if not isinstance(entry, WeightsEntry):
-        raise LoadError(
-            f"pretrained entry {shown(getattr(entry, 'name', entry))!r} is a {type(entry).__name__}, not a "
-            "zoo.WeightsEntry; the plugin that registers it must return zoo.WeightsEntry objects")
-    return entry
-
-
-def _folder_hint(name: str) -> str:
-    return f"; to load the folder {name!r} instead, write it as a path: ./{name}" if Path(name).is_dir() else ""
+# -- registry entries ------------------------------------------------------------------------------------------
 
 
 def resolve_entry(entry: WeightsEntry, *, token: str | bool | None = None,
                   cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> Resolved:
     """The entry's folder, every file checked against the sha256 it records, the config against its record."""
-    from zoo._serialization import read_config_document
-
     where = f"pretrained entry {entry.name!r}"
-    config_path = entry_file(entry, CONFIG_FILE, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    config_path = entry_file(entry, CONFIG_NAME, token=token, cache_dir=cache_dir, endpoint=endpoint)
     document = read_config_document(config_path)
     if document["architecture"] != entry.architecture or document["config"] != entry.config:
         raise LoadError(
-            f"{CONFIG_FILE} of {where} describes {shown(document['architecture'])!r} with a config that differs "
+            f"{CONFIG_NAME} of {where} describes {shown(document['architecture'])!r} with a config that differs "
             "from the entry's; regenerate the entry with registry/make_entry.py", architecture=entry.architecture)
-    weights_path = entry_file(entry, WEIGHTS_FILE, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    weights_path = entry_file(entry, WEIGHTS_NAME, token=token, cache_dir=cache_dir, endpoint=endpoint)
     if weights_path.parent != config_path.parent:
         raise LoadError(f"the files of {where} are not in one folder ({config_path}, {weights_path})")
     provenance = {"entry": entry.name}
@@ -202,8 +159,6 @@ def entry_file(entry: WeightsEntry, name: FileName, *, token: str | bool | None 
             raise LoadError(f"{path} of pretrained entry {entry.name!r} is missing; reinstall the distribution that "
                             "provides it", path=path)
     elif entry.hub is not None:
-        from zoo._hub import download_file
-
         path = download_file(entry.hub.repo_id, name, revision=entry.hub.revision, token=token,
                              cache_dir=cache_dir, endpoint=endpoint, max_bytes=entry.files[name].size).path
     else:
@@ -214,9 +169,19 @@ def entry_file(entry: WeightsEntry, name: FileName, *, token: str | bool | None 
     return path
 
 
-def load_entry(entry: Any, **hub: Any) -> nn.Module:
-    """Load a pretrained entry object (as the registry holds it) in eval mode."""
-    return _load_resolved(resolve_entry(_checked_entry(entry), **hub))
+def entry_files(entry: WeightsEntry, *, token: str | bool | None = None,
+                cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None) -> dict[str, Path]:
+    """Every file of the entry at a verified local path (what ``zoo publish`` uploads)."""
+    resolved = resolve_entry(entry, token=token, cache_dir=cache_dir, endpoint=endpoint)
+    # resolve_entry has verified the config and the weights already; only the pictures are left.
+    return {name: resolved.directory / name if name in (CONFIG_NAME, WEIGHTS_NAME)
+            else entry_file(entry, name, token=token, cache_dir=cache_dir, endpoint=endpoint)
+            for name in entry.files}
+
+
+def load_entry(entry: WeightsEntry, **hub: Any) -> nn.Module:
+    """Load a pretrained entry (as the registry holds it) in eval mode."""
+    return _load_resolved(resolve_entry(entry, **hub))
 
 
 # -- the Hub -----------------------------------------------------------------------------------------------
@@ -225,9 +190,6 @@ def load_entry(entry: Any, **hub: Any) -> nn.Module:
 def fetch_hub(spec: str, *, token: str | bool | None = None, cache_dir: str | os.PathLike[str] | None = None,
               endpoint: str | None = None, build: bool = True) -> HubFiles:
     """``config.json`` first, checked (and with ``build``, validated and built), then the weights at its commit."""
-    from zoo._hub import check_safetensors, fetch_config, fetch_weights
-    from zoo._serialization import build_from_document, read_config_document
-
     files = fetch_config(spec, token=token, cache_dir=cache_dir, endpoint=endpoint)
     document = read_config_document(files.config)  # a malformed envelope is refused before the weights
     if build:  # a load validates the whole config, and builds the model, before the weights are downloaded
@@ -252,8 +214,6 @@ def pull(spec: str, *, out: str | os.PathLike[str] | None = None, token: str | b
 def pull_files(spec: str, *, out: str | os.PathLike[str] | None = None, token: str | bool | None = None,
                cache_dir: str | os.PathLike[str] | None = None, endpoint: str | None = None
                ) -> tuple[Path, HubFiles]:
-    from zoo._hub import copy_files
-
     files = fetch_hub(spec.removeprefix(HUB_PREFIX), token=token, cache_dir=cache_dir, endpoint=endpoint,
                       build=False)
     if out is None:

@@ -25,7 +25,7 @@ import re
 import stat
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,8 @@ from torch import nn
 from zoo._config import validate_config
 from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory, not_a_file
 from zoo._registry import Registry, get_registry
-from zoo._text import parse_json, shown
+from zoo._rundir import CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, PICKLE_NAMES, WEIGHTS_NAME
+from zoo._text import install_hint, parse_json, shown
 from zoo.errors import (
     ConfigError,
     LoadError,
@@ -53,13 +54,6 @@ from zoo.errors import (
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-PICKLE_NAMES = ("pytorch_model.bin", "model.pt", "model.pth", "model.ckpt", "pytorch_model.pt")
-# config.json is small; refusing huge files keeps a hostile one from exhausting memory while parsing.
-MAX_CONFIG_BYTES = 1_000_000
-# The parameter budget (64M) in float64 is 512 MB; no zoo weights file is larger than this.
-MAX_WEIGHTS_BYTES = 2 * 1024**3
 # safetensors' own limit on the JSON header.
 MAX_HEADER_BYTES = 100_000_000
 WEIGHTS_ID_KEY = "weights_id"  # in config.json
@@ -336,8 +330,6 @@ def build_from_document(document: dict[str, Any], *, where: str, registry: Regis
     try:
         spec = registry.model(architecture)
     except UnknownModelError:
-        from zoo._text import install_hint
-
         # The provider named in the file is untrusted: a pip hint only for a valid distribution name (PEP 508).
         raise MissingArchitectureError(
             f"{shown(where)} needs architecture {shown(architecture)!r}, which no installed plugin provides; "
@@ -390,31 +382,165 @@ def require_weights_file(path: Path) -> None:
 
 
 class _Weights:
-    """The tensors of one safetensors file and its metadata, read from one snapshot of the file."""
+    """One safetensors file, read in two bounded steps from one open descriptor (one snapshot of the file).
 
-    def __init__(self, path: Path) -> None:
+    Opening reads only the header, at most :func:`header_limit` bytes for the model it is loaded into, so a
+    header naming 500,000 tensors is refused before it is parsed. :meth:`load` checks every entry's name, dtype,
+    shape and byte range against that model's state dict (and every ``zoo_tied`` alias) before it reads the
+    data, so a file announcing a huge tensor or a huge shape costs nothing but its header.
+    """
+
+    def __init__(self, path: Path, expected: dict[str, torch.Tensor]) -> None:
         self.path = path
-        data = read_regular_file(path, MAX_WEIGHTS_BYTES, what=f"zoo {WEIGHTS_NAME}")
+        self._fd = _open_regular(path, f"zoo {WEIGHTS_NAME}")
         try:
-            self.metadata = _metadata(data)
-            self.tensors = load_bytes(data)
-        except (SafetensorError, ValueError, RuntimeError, struct.error) as exc:
+            self.size = os.fstat(self._fd).st_size
+            if self.size > MAX_WEIGHTS_BYTES:
+                raise LoadError(f"{path} is {self.size:,} bytes; a zoo {WEIGHTS_NAME} is at most "
+                                f"{MAX_WEIGHTS_BYTES:,} bytes, so this is not one; refusing it", path=path)
+            self._prefix = _read_exact(self._fd, 8, path)
+            (length,) = struct.unpack("<Q", self._prefix)
+            limit = header_limit(expected)
+            if length > limit:
+                raise LoadError(f"{path}: its header is {length:,} bytes, more than the {limit:,} that this model's "
+                                f"{len(expected)} tensors need; it names tensors the model lacks, or is damaged. "
+                                "Re-download or re-save it", path=path)
+            if 8 + length > self.size:
+                raise ValueError(f"header length {length} exceeds the file")
+            self._header_bytes = _read_exact(self._fd, length, path)
+            header = json.loads(self._header_bytes)
+            if not isinstance(header, dict):
+                raise ValueError("the header is not a JSON object")
+            self.header: dict[str, Any] = header
+            self.metadata = _metadata_of(header)
+        except (ValueError, RecursionError, struct.error) as exc:
+            self.close()
             raise LoadError(f"{path} is corrupt or truncated ({str(exc)[:200]}); re-download or re-save it",
                             path=path) from None
+        except BaseException:
+            self.close()
+            raise
+        self.tensors: dict[str, torch.Tensor] = {}
 
     @property
     def weights_id(self) -> str | None:
         return self.metadata.get(METADATA_ID_KEY)
 
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
-def _metadata(data: bytes) -> dict[str, str]:
-    if len(data) < 8:
-        raise ValueError(f"{len(data)} bytes, shorter than a safetensors header")
-    (length,) = struct.unpack("<Q", data[:8])
-    if length > min(MAX_HEADER_BYTES, len(data) - 8):
-        raise ValueError(f"header length {length} exceeds the file")
-    header = json.loads(data[8:8 + length])
-    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    def load(self, expected: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Check the header against ``expected``, then read the tensors (exactly the bytes the header needs)."""
+        try:
+            data_bytes = _check_header(self.path, self.header, self.metadata, expected)
+            if self.size != 8 + len(self._header_bytes) + data_bytes:
+                raise ValueError(f"the file is {self.size:,} bytes; its header describes "
+                                 f"{8 + len(self._header_bytes) + data_bytes:,}")
+            data = self._prefix + self._header_bytes + _read_exact(self._fd, data_bytes, self.path)
+            self.tensors = load_bytes(data)
+        except (SafetensorError, ValueError, RuntimeError, struct.error) as exc:
+            raise LoadError(f"{self.path} is corrupt or truncated ({str(exc)[:200]}); re-download or re-save it",
+                            path=self.path) from None
+        finally:
+            self.close()
+        return self.tensors
+
+
+def header_limit(expected: dict[str, torch.Tensor]) -> int:
+    """The most header bytes a weights file for a model of state dict ``expected`` can need.
+
+    An entry is its name and about 100 bytes of dtype, shape and offsets; an alias in the ``zoo_tied`` metadata
+    costs about twice its names, escaped; 64 KiB more covers the rest of the metadata generously.
+    """
+    return 65_536 + sum(4 * len(name) + 256 for name in expected)
+
+
+def _open_regular(path: Path, what: str) -> int:
+    try:
+        _require_regular(path, os.stat(path).st_mode, what)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise LoadError(f"{path} does not exist", path=path) from None
+    except OSError as exc:
+        raise LoadError(f"cannot open {path} ({exc.strerror or exc})", path=path) from None
+    try:
+        _require_regular(path, os.fstat(fd).st_mode, what)  # it may have been swapped since the check above
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_exact(fd: int, size: int, path: Path) -> bytes:
+    chunks, remaining = [], size
+    try:
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 24))
+            if not chunk:
+                raise ValueError(f"the file ends {remaining:,} bytes early")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise LoadError(f"cannot read {path} ({exc.strerror or exc})", path=path) from None
+    return b"".join(chunks)
+
+
+# safetensors' dtype names (https://github.com/huggingface/safetensors: the format's dtypes).
+_DTYPE_NAMES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
+    torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+}
+
+
+def _check_header(path: Path, header: dict[str, Any], metadata: dict[str, str],
+                  expected: dict[str, torch.Tensor]) -> int:
+    """Raise unless the header's entries are exactly ``expected``'s stored tensors; the size of the data."""
+    tied = _tied_names(path, metadata, expected)
+    entries = {k: v for k, v in header.items() if k != "__metadata__"}
+    stored = {k: v for k, v in expected.items() if k not in tied or k in entries}
+    missing = sorted(set(stored) - set(entries))
+    unexpected = sorted(set(entries) - set(stored))
+    wrong, total, ends = [], 0, []
+    for name, want in stored.items():
+        entry = entries.get(name)
+        if entry is None:
+            continue
+        dtype, shape = (entry.get("dtype"), entry.get("shape")) if isinstance(entry, dict) else (None, None)
+        if dtype != _DTYPE_NAMES.get(want.dtype) or shape != list(want.shape):
+            found = (f"{tuple(shape) if isinstance(shape, list) else shown(shape, 60)} "
+                     f"{shown(dtype, 20) if dtype not in _DTYPE_NAMES.values() else _torch_dtype(dtype)}")
+            wrong.append(f"{name}: file {found}, model {tuple(want.shape)} {want.dtype}")
+            continue
+        offsets = entry.get("data_offsets")
+        size = want.numel() * want.element_size()
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+                and offsets[1] - offsets[0] == size and offsets[0] >= 0):
+            raise ValueError(f"tensor {shown(name, 100)!r} has data offsets {shown(offsets, 60)}, not {size} bytes")
+        total += size
+        ends.append(offsets[1])
+    if missing or unexpected or wrong:
+        parts = [f"missing: {missing[:20]}"] if missing else []
+        parts += [f"unexpected: {[shown(k, 100) for k in unexpected[:20]]}"
+                  + (f" and {len(unexpected) - 20} more" if len(unexpected) > 20 else "")] if unexpected else []
+        parts += [f"wrong shape or dtype: {sorted(wrong)[:20]}"] if wrong else []
+        raise WeightsMismatchError(
+            f"{path} does not match the model its config describes ({'; '.join(parts)}); the weights and "
+            "config.json must come from the same zoo.save()",
+            path=path,
+        )
+    if max(ends, default=0) != total:  # safetensors packs the tensors without gaps: the data is exactly this long
+        raise ValueError(f"its tensors' data offsets end at {max(ends, default=0):,}, not at {total:,}")
+    return total
+
+
+def _torch_dtype(name: str) -> torch.dtype:
+    return next(dtype for dtype, known in _DTYPE_NAMES.items() if known == name)
+
+
+def _metadata_of(header: dict[str, Any]) -> dict[str, str]:
+    metadata = header.get("__metadata__")
     if metadata is None:
         return {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
@@ -422,10 +548,36 @@ def _metadata(data: bytes) -> dict[str, str]:
     return metadata
 
 
+def _tied_names(path: Path, metadata: dict[str, str], expected: dict[str, torch.Tensor]) -> dict[str, str]:
+    """The ``zoo_tied`` map, refused unless every alias and its source are tensors of this model of one shape and
+    dtype (a tie across shapes would load, and then every forward pass would fail)."""
+    text = metadata.get(METADATA_TIED_KEY)
+    if text is None:
+        return {}
+    try:
+        tied = json.loads(text)
+    except (ValueError, RecursionError):
+        tied = None
+    if not isinstance(tied, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tied.items()):
+        raise LoadError(f"{path}: its {METADATA_TIED_KEY!r} metadata is not a map of tensor names; re-save it",
+                        path=path)
+    for alias, name in tied.items():
+        if alias not in expected or name not in expected or alias == name or name in tied:
+            raise LoadError(f"{path}: its {METADATA_TIED_KEY!r} metadata ties {shown(alias, 100)!r} to "
+                            f"{shown(name, 100)!r}, which are not two tensors of this model; re-save it with "
+                            "zoo.save()", path=path)
+        a, b = expected[alias], expected[name]
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise LoadError(f"{path}: its {METADATA_TIED_KEY!r} metadata ties {alias!r} ({tuple(a.shape)} {a.dtype}) "
+                            f"to {name!r} ({tuple(b.shape)} {b.dtype}); only tensors of identical shape and dtype "
+                            "can be one tensor. Re-save the model with zoo.save()", path=path)
+    return tied
+
+
 def _load_into(model: nn.Module, weights: _Weights) -> None:
     path, tensors = weights.path, dict(weights.tensors)
-    tied = _tied_from_metadata(weights)
     expected = model.state_dict()
+    tied = _tied_names(path, weights.metadata, expected)
     for alias, name in tied.items():
         if alias in expected and name in tensors and alias not in tensors:
             tensors[alias] = tensors[name]
@@ -449,20 +601,6 @@ def _load_into(model: nn.Module, weights: _Weights) -> None:
     _tie(model, tied)
 
 
-def _tied_from_metadata(weights: _Weights) -> dict[str, str]:
-    text = weights.metadata.get(METADATA_TIED_KEY)
-    if text is None:
-        return {}
-    try:
-        tied = json.loads(text)
-    except (ValueError, RecursionError):
-        tied = None
-    if not isinstance(tied, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tied.items()):
-        raise LoadError(f"{weights.path}: its {METADATA_TIED_KEY!r} metadata is not a map of tensor names; re-save "
-                        "it", path=weights.path)
-    return tied
-
-
 def _tie(model: nn.Module, tied: dict[str, str]) -> None:
     """Make every alias the very tensor it was saved as (a no-op where the architecture ties them itself)."""
     for alias, name in tied.items():
@@ -477,8 +615,9 @@ def _tie(model: nn.Module, tied: dict[str, str]) -> None:
             owner._buffers[leaf] = source_owner._buffers[source_leaf]
 
 
-def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
-    """A config document and the weights of the same save, retrying while another process is saving."""
+def _read_pair(directory: Path, model_for: Callable[[dict[str, Any]], nn.Module]) -> tuple[nn.Module, _Weights]:
+    """The model a config document describes and the weights of the same save (their tensors read, after their
+    header was checked against that model), retrying while another process is saving."""
     deadline = time.monotonic() + PAIR_RETRY_SECONDS
     while True:
         config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
@@ -488,16 +627,23 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
         if weights_id is not None and not weights_path.exists() and _is_regular(pending):
             weights_path = pending  # a save was cut off after its commit point: its weights are complete
         require_weights_file(weights_path)
-        weights = _read_unless_renamed(weights_path)
+        model = model_for(document)
+        expected = model.state_dict()
+        weights = _read_unless_renamed(weights_path, expected)
         if weights is None:  # the pending file became model.safetensors since the check: read the pair again
             continue
         # Weights without a save id were written by hand or by an older zoo: the strict shape check decides.
         if weights_id is None or weights.weights_id in (None, weights_id):
-            return document, weights
+            weights.load(expected)
+            return model, weights
+        weights.close()
         if _is_regular(pending):
-            candidate = _read_unless_renamed(pending)
+            candidate = _read_unless_renamed(pending, expected)
             if candidate is not None and candidate.weights_id == weights_id:
-                return document, candidate
+                candidate.load(expected)
+                return model, candidate
+            if candidate is not None:
+                candidate.close()
         if time.monotonic() > deadline:
             raise WeightsMismatchError(
                 f"{directory}: {CONFIG_NAME} (save {weights_id}) and {weights_path.name} (save "
@@ -508,10 +654,10 @@ def _read_pair(directory: Path) -> tuple[dict[str, Any], _Weights]:
         time.sleep(0.02)
 
 
-def _read_unless_renamed(path: Path) -> _Weights | None:
-    """The weights at ``path``, or None when a concurrent save renamed that pending file away meanwhile."""
+def _read_unless_renamed(path: Path, expected: dict[str, torch.Tensor]) -> _Weights | None:
+    """The weights at ``path`` (header read), or None when a concurrent save renamed that pending file away."""
     try:
-        return _Weights(path)
+        return _Weights(path, expected)
     except LoadError:
         if path.name.startswith(PENDING_PREFIX) and not path.exists():
             return None
@@ -524,7 +670,15 @@ def load_directory(directory: str | os.PathLike[str], *, registry: Registry | No
     # Weights first: a directory of pickle weights (no config.json either) should say so, not "no config".
     if not (directory / CONFIG_NAME).exists():
         require_weights_file(directory / WEIGHTS_NAME)
-    document, weights = _read_pair(directory)
-    model = build_from_document(document, where=str(directory / CONFIG_NAME), registry=registry)
+    built: dict[str, nn.Module] = {}
+
+    def model_for(document: dict[str, Any]) -> nn.Module:  # built again only when a concurrent save changed it
+        key = json.dumps(document, sort_keys=True)
+        if key not in built:
+            built.clear()
+            built[key] = build_from_document(document, where=str(directory / CONFIG_NAME), registry=registry)
+        return built[key]
+
+    model, weights = _read_pair(directory, model_for)
     _load_into(model, weights)
     return model.eval()

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from zoo._names import NAME_PATTERN, check_name
 from zoo.errors import ConfigError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from torch import Tensor, nn
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 Split = Literal["train", "test"]
-
-
-def check_name(name: str, what: str) -> None:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise ConfigError(
-            f"{what} name {name!r} is invalid: use 1-64 lowercase letters, digits, '-' or '_' "
-            "(a '.' separates an architecture from a pretrained tag)"
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,11 +27,15 @@ class ModelSpec:
       trainer derives it from the protocols the model implements (GAN: adversarial, variational autoencoder:
       ELBO, autoencoder: reconstruction, classifier: cross-entropy); a model of any other family must name one.
     - ``kind``: the family shown by ``zoo list`` and in model cards, any name such as ``"flow"``; when None the
-      registry derives it from the protocols (``zoo._protocols.family_of``), or shows ``"model"``. To do so
+      registry derives it from the protocols (``zoo.protocols.family_of``), or shows ``"model"``. To do so
       it builds the model once when the registry is built, on the meta device (allocating nothing); a spec
       that names both ``kind`` and ``objective`` is never built there.
     - ``test_config``: overrides that make a small instance, which the shipped contract tests build
       (``pytest --pyargs zoo.testing.test_contract``); give several in ``test_configs`` to reach optional layers.
+    - ``recipe``: the training defaults this architecture recommends, a partial ``zoo.train.TrainConfig`` as
+      nested dicts, e.g. ``{"optimizer": {"lr": 2e-4, "betas": [0.5, 0.999]}}``. Checked against the training
+      config when the plugin registers; shown by ``zoo info`` and ``zoo train NAME --help``; applied by
+      ``zoo train`` and ``zoo.train.train()`` to every field the user leaves unset, and recorded in the run.
     """
 
     name: str
@@ -52,6 +47,7 @@ class ModelSpec:
     # Dicts are unhashable: leave them out of the spec's hash.
     test_config: dict[str, Any] = field(default_factory=dict, hash=False)
     test_configs: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    recipe: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         check_name(self.name, "model")
@@ -69,6 +65,9 @@ class ModelSpec:
             if not isinstance(overrides, dict) or not all(isinstance(k, str) for k in overrides):
                 raise ConfigError(f"model {self.name!r}: test configs must be dicts of field overrides, got "
                                   f"{overrides!r}")
+        if not isinstance(self.recipe, dict) or not all(isinstance(k, str) for k in self.recipe):
+            raise ConfigError(f"model {self.name!r}: recipe must be a dict of training fields, e.g. "
+                              f"{{'optimizer': {{'lr': 2e-4}}}}, got {self.recipe!r}")
 
     @property
     def small_configs(self) -> list[dict[str, Any]]:

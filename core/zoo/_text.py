@@ -18,10 +18,21 @@ DISTRIBUTION_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?"
 MAX_SHOWN = 200
 
 
+def escape_for_terminal(text: str) -> str:
+    """``text`` with every character a terminal could act on escaped, as ``\\x1b``, ``\\n``, ``\\u202e``.
+
+    Escapes what is not printable: C0/C1 controls (ESC starts colour, cursor, title and OSC 8 link sequences),
+    line and paragraph separators, and format characters such as bidi overrides. The one escape helper for text
+    that came from configs, folder names, files, servers or exceptions built from them, before it is shown.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def shown(value: object, limit: int = MAX_SHOWN) -> str:
     """``value`` as one printable line: control characters escaped, at most ``limit`` characters."""
-    text = value if isinstance(value, str) else repr(value)
-    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    out = escape_for_terminal(value if isinstance(value, str) else repr(value))
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 

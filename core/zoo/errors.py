@@ -1,32 +1,39 @@
 """Every error that ``zoo`` raises, under one base class.
 
-Each message says what went wrong, with the offending value, and what to do about it::
+Each message says what went wrong, with the offending value, and what to do about it. The tree, with the fields
+each class carries (a subclass has its parent's)::
 
     ZooError
-    ├── ConfigError            a config is malformed, has unknown keys or out-of-range values
-    ├── UnknownModelError      no architecture / dataset / registry entry of that name (suggests close ones)
-    ├── AmbiguousModelError    two installed distributions register the same name
-    ├── PluginError            a plugin failed to import or its hook raised (fatal with ZOO_STRICT_PLUGINS=1)
-    ├── LoadError              a saved model cannot be read
+    ├── ConfigError            a config is malformed, has unknown keys or out-of-range values    path, architecture
+    ├── UnknownNameError       no dataset / registry entry / ... of that name (suggests close ones)          name
+    │   └── UnknownModelError          no architecture of that name                                architecture
+    ├── AmbiguousModelError    two installed distributions register the same name                      architecture
+    ├── PluginError            a plugin failed to import or its hook raised           plugin, hook, architecture
+    │                          (fatal with ZOO_STRICT_PLUGINS=1)
+    ├── LoadError              a saved model cannot be read                           path, architecture, repo_id
     │   ├── MissingArchitectureError   the architecture is not installed (names the distribution)
     │   ├── WeightsMismatchError       missing, unexpected or wrongly shaped tensors
     │   ├── ChecksumError              a file's sha256 differs from the one recorded
     │   └── UnsafeWeightsError         only pickle weights were offered
     ├── DataError              a dataset is missing, empty, wrongly shaped or holds NaN
-    ├── TrainingError          training cannot start or continue
+    ├── TrainingError          training cannot start or continue                                           path
     │   ├── ResumeMismatchError        resuming with a changed config
     │   └── NonFiniteLossError         a loss became NaN or Inf
-    └── HubError               talking to the Hugging Face Hub failed
+    ├── ExportError            a model cannot be exported to ONNX                        architecture, operation
+    └── HubError               talking to the Hugging Face Hub failed                               repo_id, status
         ├── HubAuthError               bad or missing token (HTTP 401 / 403)
         ├── HubNotFoundError           repository, revision or file does not exist (HTTP 404)
+        │   └── MissingFileError               the repository and revision exist, the file does not
         ├── HubServerError             the Hub answered a server error (HTTP 5xx)
         ├── HubTimeoutError            a request timed out or a download ran past its deadline
         ├── HubRedirectError           the Hub redirected in a loop (or too many times)
         └── HubProtocolError           the Hub's answer is malformed or unsafe (bad commit id, ETag, size)
 
 Callers read what an error concerns from its fields, not from its message, as httpx's exceptions carry their
-request: ``path`` (a file or directory), ``architecture``, ``repo_id`` (a Hub repository), ``plugin`` (the
-entry-point name) and ``hook`` (a plugin hook). A field is None when it does not apply::
+request: ``path`` (a file or directory), ``architecture``, ``name`` (the name asked for), ``repo_id`` (a Hub
+repository), ``status`` (an HTTP status), ``plugin`` (the entry-point name) and ``hook`` (a plugin hook). Each
+field lives on the classes that use it, as listed above; a field is None when it does not apply to this error,
+and ``fields()`` returns those that are set::
 
     try:
         zoo.load("runs/ae")
@@ -36,15 +43,15 @@ entry-point name) and ``hook`` (a plugin hook). A field is None when it does not
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "AmbiguousModelError",
     "ChecksumError",
     "ConfigError",
     "DataError",
+    "ExportError",
     "HubAuthError",
     "HubError",
     "HubNotFoundError",
@@ -54,11 +61,13 @@ __all__ = [
     "HubTimeoutError",
     "LoadError",
     "MissingArchitectureError",
+    "MissingFileError",
     "NonFiniteLossError",
     "PluginError",
     "ResumeMismatchError",
     "TrainingError",
     "UnknownModelError",
+    "UnknownNameError",
     "UnsafeWeightsError",
     "WeightsMismatchError",
     "ZooError",
@@ -66,21 +75,21 @@ __all__ = [
 
 
 class ZooError(Exception):
-    """Base class of every error raised by zoo; the keyword fields say what the error concerns."""
+    """Base class of every error raised by zoo; the keyword fields (see ``FIELDS``) say what the error concerns."""
 
-    # The fields fields() reports (and pickling keeps); a subclass with more fields extends it.
-    FIELDS: tuple[str, ...] = ("path", "architecture", "repo_id", "plugin", "hook")
+    # The keyword fields this class takes, fields() reports and pickling keeps; a subclass extends its parent's.
+    FIELDS: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, message: str = "", *, path: str | os.PathLike[str] | None = None,
-                 architecture: str | None = None, repo_id: str | None = None, plugin: str | None = None,
-                 hook: str | None = None) -> None:
+    def __init__(self, message: str = "", **fields: Any) -> None:
+        unknown = sorted(set(fields) - set(self.FIELDS))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} takes no field {', '.join(unknown)}; its fields are "
+                            f"{', '.join(self.FIELDS) or 'none'}")
         super().__init__(message)
         self.message = message
-        self.path: Path | None = Path(path) if path is not None else None
-        self.architecture = architecture
-        self.repo_id = repo_id
-        self.plugin = plugin
-        self.hook = hook
+        for name in self.FIELDS:
+            value = fields.get(name)
+            setattr(self, name, Path(value) if name == "path" and value is not None else value)
 
     def fields(self) -> dict[str, Any]:
         """The fields that are set, e.g. ``{"path": Path("runs/ae"), "architecture": "dense-ae"}``."""
@@ -98,21 +107,48 @@ def _rebuild(cls: type[ZooError], message: str, fields: dict[str, Any]) -> ZooEr
 class ConfigError(ZooError, ValueError):
     """A model, training or registry config is invalid."""
 
+    FIELDS = ("path", "architecture")
+    path: Path | None
+    architecture: str | None
 
-class UnknownModelError(ZooError, LookupError):
-    """No architecture, dataset or pretrained entry of the given name is registered."""
+
+class UnknownNameError(ZooError, LookupError):
+    """No dataset, pretrained entry (or, as :class:`UnknownModelError`, architecture) of the given name."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("name",)
+    name: str | None
+
+
+class UnknownModelError(UnknownNameError):
+    """No architecture of the given name is registered (nor a pretrained entry, for ``zoo.load(name)``)."""
+
+    FIELDS = (*UnknownNameError.FIELDS, "architecture")
+    architecture: str | None
 
 
 class AmbiguousModelError(ZooError, LookupError):
     """Two distributions register the same name; zoo refuses to pick one silently."""
 
+    FIELDS = ("architecture",)
+    architecture: str | None
+
 
 class PluginError(ZooError):
     """A plugin could not be imported or one of its hooks raised."""
 
+    FIELDS = ("plugin", "hook", "architecture")
+    plugin: str | None
+    hook: str | None
+    architecture: str | None
+
 
 class LoadError(ZooError):
     """A saved model (directory, registry entry or Hub repo) cannot be loaded."""
+
+    FIELDS = ("path", "architecture", "repo_id")
+    path: Path | None
+    architecture: str | None
+    repo_id: str | None
 
 
 class MissingArchitectureError(LoadError):
@@ -138,6 +174,9 @@ class DataError(ZooError, ValueError):
 class TrainingError(ZooError):
     """Training cannot start or continue."""
 
+    FIELDS = ("path",)
+    path: Path | None
+
 
 class ResumeMismatchError(TrainingError):
     """A run is resumed with a configuration that differs from the one it was started with."""
@@ -147,14 +186,20 @@ class NonFiniteLossError(TrainingError):
     """A loss became NaN or infinite."""
 
 
+class ExportError(ZooError):
+    """A model cannot be exported (to ONNX): ``operation`` names the operation the exporter refused, if one."""
+
+    FIELDS = ("architecture", "operation")
+    architecture: str | None
+    operation: str | None
+
+
 class HubError(ZooError):
     """A request to the Hugging Face Hub failed; ``status`` is the HTTP status when the Hub answered one."""
 
-    FIELDS = (*ZooError.FIELDS, "status")
-
-    def __init__(self, message: str = "", *, status: int | None = None, **fields: Any) -> None:
-        super().__init__(message, **fields)
-        self.status = status
+    FIELDS = ("repo_id", "status")
+    repo_id: str | None
+    status: int | None
 
 
 class HubAuthError(HubError):
@@ -163,6 +208,10 @@ class HubAuthError(HubError):
 
 class HubNotFoundError(HubError):
     """The Hub has no such repository, revision or file."""
+
+
+class MissingFileError(HubNotFoundError):
+    """The repository and revision exist, but the file does not."""
 
 
 class HubServerError(HubError):

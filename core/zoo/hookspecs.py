@@ -16,7 +16,7 @@ entry-point group ``zoo.plugins``::
 
 zoo calls the hooks when the registry is first used, never at import time. Implement only the hooks you need;
 each returns a list of the documented type. The capabilities a model may implement are the protocols of
-``zoo._protocols`` (re-exported by ``zoo``).
+``zoo.protocols`` (re-exported by ``zoo``).
 
 Plugins are checked when they register, as pluggy's ``check_pending`` does: a function named ``zoo_*`` that is
 not one of the hooks below (``zoo_model``), a hook not marked with ``@zoo.hookimpl``, a hook that raises or
@@ -27,12 +27,15 @@ other plugins. ``ZOO_STRICT_PLUGINS=1`` makes each of these fatal, for every hoo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the hooks' types, for type checkers only: this module stays at the bottom of the import graph
+    from zoo._entries import WeightsEntry
     from zoo._specs import DatasetSpec, ModelSpec
+    from zoo._train_config import TrainConfig
+    from zoo.train import Callback
 
 PROJECT_NAME = "zoo"
 ENTRY_POINT_GROUP = "zoo.plugins"
@@ -61,7 +64,7 @@ def zoo_datasets() -> list[DatasetSpec]:
 
 
 @hookspec
-def zoo_weights() -> list[Any]:
+def zoo_weights() -> list[WeightsEntry]:
     """Return pretrained weight entries (:class:`zoo.WeightsEntry`) named ``architecture.tag``.
 
     A plugin's entries name a Hub repository and a pinned revision; their files are downloaded on first use
@@ -71,7 +74,7 @@ def zoo_weights() -> list[Any]:
 
 
 @hookspec
-def zoo_callbacks(train_config: Any) -> list[Any]:
+def zoo_callbacks(train_config: TrainConfig) -> list[Callback]:
     """Return trainer callbacks (:class:`zoo.train.Callback`) to attach to a training run.
 
     Called once per run with its validated ``TrainConfig``; return an empty list to stay out of this run.

@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 from typing import Literal, overload
 
-from zoo._specs import NAME_PATTERN, Data, Split
+from zoo._names import NAME_PATTERN
+from zoo._registry import get_registry
+from zoo._specs import Data, Split
 from zoo.data._checks import check_split, validate_data
 from zoo.data._files import ARRAY_SUFFIXES, IMAGE_SUFFIXES, load_path
 from zoo.data._stream import StreamedData
-from zoo.errors import DataError, UnknownModelError
+from zoo.errors import DataError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,6 @@ def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *
     split = check_split(split)
     text = os.fspath(name_or_path)
     if not isinstance(name_or_path, os.PathLike) and _is_name(text):
-        from zoo._registry import get_registry
-
         registry = get_registry()
         if text in registry.datasets or ("dataset", text) in registry.conflicts or not Path(text).exists():
             return _load_registered(text, split, channels=channels, image_size=image_size)
@@ -74,13 +74,11 @@ def _is_name(text: str) -> bool:
 
 def _load_registered(name: str, split: Split, *, channels: int | None,
                      image_size: int | tuple[int, int] | None) -> Data:
-    from zoo._registry import get_registry
-
     try:
         spec = get_registry().dataset(name)
-    except UnknownModelError as exc:
-        raise UnknownModelError(f"{exc}; or pass the path of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of "
-                                "images") from None
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{exc}; or pass the path of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of "
+                               "images", name=name) from None
     if channels is not None or image_size is not None:
         raise DataError(f"dataset {name!r}: channels and image_size apply to image folders only")
     where = f"dataset {name!r} ({split} split)"

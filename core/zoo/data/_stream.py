@@ -9,6 +9,7 @@ the same order, so a streamed run trains exactly as an in-memory one and resumes
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,8 +26,10 @@ from zoo.errors import DataError
 # Data whose float32 copy would take more than this many bytes (or a quarter of the available memory) is
 # streamed; smaller data keeps the in-memory path.
 STREAM_ABOVE_BYTES = 1 << 30
-# The objective's finalize step (e.g. fitting a VAE's latent sampler) sees at most this many streamed images.
+# The objective's finalize step (e.g. fitting a VAE's latent sampler) sees at most this many streamed images,
+# and at most FINALIZE_BYTES of them as float32 (20,000 RGB 64x64 images would be 1 GB).
 FINALIZE_LIMIT = 20_000
+FINALIZE_BYTES = 128 << 20
 # Rows checked per read when a float file is scanned for NaN and range.
 SCAN_ROWS = 4096
 
@@ -140,6 +143,11 @@ class StreamedData:
 
     def spread(self, n: int) -> Data:
         return self[torch.linspace(0, self.count - 1, min(n, self.count)).long()]
+
+    def finalize_count(self) -> int:
+        """How many images the objective's finalize step gets: ``finalize_limit``, within FINALIZE_BYTES."""
+        per_image = 4 * math.prod(self.source.shape)
+        return max(1, min(self.finalize_limit, self.count, FINALIZE_BYTES // per_image))
 
     def to(self, device: Any) -> StreamedData:
         return self  # batches move to the device one at a time

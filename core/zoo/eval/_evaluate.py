@@ -11,7 +11,7 @@ Which metrics apply follows from the protocols the model implements, never from 
   also gets ``label_accuracy`` and ``label_confidence``.
 - Classifier (``features`` and logits from ``forward``): ``accuracy``, ``nll``.
 
-The protocols are those of :mod:`zoo._protocols`.
+The protocols are those of :mod:`zoo.protocols`.
 
 docs/evaluation.md defines each metric.
 """
@@ -32,7 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo._protocols import (
+from zoo._config import validate_config
+from zoo._entries import Metrics
+from zoo._files import atomic_write_bytes, check_writable_target
+from zoo._registry import get_registry
+from zoo._resolve import load
+from zoo._rundir import EVAL_METRICS_NAME
+from zoo._specs import Data
+from zoo.data import check_compatible, load_dataset
+from zoo.errors import ConfigError, DataError, LoadError, UnknownNameError
+from zoo.eval._metrics import EVAL_EXTRA, class_entropy, frechet_distance, precision_recall, psnr
+from zoo.protocols import (
     Classifier,
     ConditionalGenerator,
     Decoder,
@@ -42,10 +52,6 @@ from zoo._protocols import (
     data_shape_of,
     sampler_of,
 )
-from zoo._rundir import EVAL_METRICS_NAME
-from zoo._specs import Data
-from zoo.errors import ConfigError, DataError, LoadError, UnknownModelError
-from zoo.eval._metrics import EVAL_EXTRA, class_entropy, frechet_distance, precision_recall, psnr
 
 logger = logging.getLogger("zoo.eval")
 
@@ -97,8 +103,6 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
             "(`zoo list` shows them)"
         )
 
-    from zoo.data import check_compatible, load_dataset
-
     dataset = os.fspath(data)
     test = load_dataset(data, "test")
     data_shape = data_shape_of(model)
@@ -135,10 +139,6 @@ def write_metrics(result: dict[str, Any], run_dir: str | os.PathLike[str]) -> Pa
 
     Both are written atomically into ``run_dir``; returns the path of ``metrics.json``.
     """
-    from zoo._config import validate_config
-    from zoo._files import atomic_write_bytes, check_writable_target
-    from zoo._weights import Metrics
-
     directory = Path(run_dir)
     try:
         means = {name: summary["mean"] for name, summary in result["metrics"].items()}
@@ -165,9 +165,7 @@ def _resolve(source: Source, what: str) -> nn.Module:
     if not isinstance(source, str | os.PathLike):
         raise ConfigError(f"the {what} to evaluate is a {type(source).__name__}; pass an nn.Module, a run directory, "
                           "NAME, NAME.TAG or hf-hub:org/repo")
-    import zoo
-
-    return zoo.load(source)
+    return load(source)
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
@@ -320,8 +318,6 @@ def dataset_classifier(data: str | os.PathLike[str]) -> str | None:
     """The classifier a registered dataset names for scoring samples (``DatasetSpec.classifier``), or None."""
     if isinstance(data, os.PathLike):
         return None
-    from zoo._registry import get_registry
-
     spec = get_registry().datasets.get(data)
     return spec.classifier if spec is not None else None
 
@@ -337,7 +333,7 @@ def _load_classifier(classifier: Source | None, test: Data, dataset: str) -> tup
             )
         try:
             model = _resolve(named, "classifier")
-        except (UnknownModelError, LoadError) as exc:
+        except (UnknownNameError, LoadError) as exc:
             raise LoadError(
                 f"generator metrics on {dataset!r} are computed in the feature space of the classifier {named!r} "
                 f"that the dataset names, which cannot be loaded ({exc}). Pass classifier= (--classifier) a "

@@ -24,6 +24,6 @@ server cannot offer. It also serves branches and tags, commit history, `model_in
 `get_paths_info`, organisations (`orgs={"acme": ["alice"]}`) and bounded request bodies (`max_body_bytes`).
 """
 
-from zoo.testing._hub_server import HubServer
+from zoo.testing.hub import HubServer
 
 __all__ = ["HubServer"]

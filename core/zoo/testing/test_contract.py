@@ -1,7 +1,7 @@
 """The contract every registered model keeps, checked for every architecture installed in this environment.
 
 Parametrized over ``zoo.list_models()``, so a third-party plugin installed next to zoo is held to the same
-contract as the first-party models, and the checks follow the protocols a model implements (``zoo._protocols``),
+contract as the first-party models, and the checks follow the protocols a model implements (``zoo.protocols``),
 never its name. Small instances come from the spec itself: its default config, its ``test_config`` and each of
 its ``test_configs``. Shipped inside the package so that plugin authors can run it on their own models (needs
 pytest)::
@@ -30,7 +30,10 @@ from torch import nn
 
 import zoo
 from zoo._config import MAX_PARAMETERS
-from zoo._protocols import (
+from zoo._registry import get_registry
+from zoo._specs import Data, ModelSpec
+from zoo.errors import ConfigError, LoadError, MissingArchitectureError, UnsafeWeightsError, WeightsMismatchError
+from zoo.protocols import (
     Autoencoder,
     Classifier,
     ConditionalGenerator,
@@ -39,9 +42,6 @@ from zoo._protocols import (
     data_shape_of,
     is_gan,
 )
-from zoo._registry import get_registry
-from zoo._specs import Data, ModelSpec
-from zoo.errors import ConfigError, LoadError, MissingArchitectureError, UnsafeWeightsError, WeightsMismatchError
 
 MODELS = zoo.list_models()
 
@@ -164,7 +164,7 @@ def test_forward_shapes(name: str, overrides: dict[str, Any]) -> None:
 def test_models_that_take_data_declare_its_shape(name: str) -> None:
     model = _create(name, _small(name))
     if isinstance(model, Autoencoder | FeatureExtractor) or is_gan(model):
-        assert data_shape_of(model) is not None, "declare data_shape (zoo._protocols.DataShaped) on the model"
+        assert data_shape_of(model) is not None, "declare data_shape (zoo.protocols.DataShaped) on the model"
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -175,6 +175,38 @@ def test_samples_in_eval_use_carry_no_autograd_history(name: str) -> None:
     samples = model.sample(2, generator=torch.Generator().manual_seed(0))
     assert not samples.requires_grad and samples.grad_fn is None
     samples.numpy()  # what users do next
+
+
+def _samplers(model: nn.Module) -> dict[str, Any]:
+    """The ``sample(n, generator=)`` methods of ``model`` (and of a GAN's generator module), by name."""
+    found: dict[str, Any] = {}
+    if is_gan(model) and isinstance(model.generator, Generator):
+        found["generator.sample"] = model.generator.sample
+    if isinstance(model, Generator):
+        found["sample"] = model.sample
+    return found
+
+
+def _check_sampling_follows_its_generator(model: nn.Module) -> None:
+    for label, sample in _samplers(model).items():
+        with torch.no_grad():
+            torch.manual_seed(11)  # the global RNG differs between the two draws; the generator's seed does not
+            first = sample(3, generator=torch.Generator().manual_seed(5))
+            torch.manual_seed(12)
+            second = sample(3, generator=torch.Generator().manual_seed(5))
+        assert torch.equal(first, second), (
+            f"{label}(n, generator=) ignores its generator: two draws with the same generator seed differ. Draw all "
+            "randomness from it (torch.randn(..., generator=generator), torch.randint(..., generator=generator)); "
+            "zoo sample --seed, sample grids and evaluation rely on it"
+        )
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_sampling_follows_its_generator(name: str) -> None:
+    model = _create(name, _small(name)).eval()
+    if not _samplers(model):
+        pytest.skip("not a Generator")
+    _check_sampling_follows_its_generator(model)
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES)
@@ -214,6 +246,7 @@ def test_parameter_count_is_exact(name: str, overrides: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("name", "overrides"), CASES)
 def test_save_load_round_trip_is_exact(name: str, overrides: dict[str, Any], tmp_path: Path) -> None:
     model = _create(name, overrides, seed=0).eval()
+    _check_sampling_follows_its_generator(model)  # else samples differ for that reason, not the reload
     expected = _outputs(model)
     zoo.save(model, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]

@@ -2,7 +2,16 @@
 
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import OptimizerConfig, TrainConfig
-from zoo.train._objectives import ELBO, Adversarial, Classification, Objective, Reconstruction, objective_for
+from zoo.train._objectives import (
+    ELBO,
+    Adversarial,
+    Classification,
+    Objective,
+    Reconstruction,
+    objective_for,
+    translate_randomly,
+    update_ema,
+)
 from zoo.train._run import train
 from zoo.train._trainer import RunResult, Trainer
 
@@ -24,4 +33,6 @@ __all__ = [
     "Trainer",
     "objective_for",
     "train",
+    "translate_randomly",
+    "update_ema",
 ]

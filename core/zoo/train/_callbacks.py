@@ -6,19 +6,23 @@ import contextlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from zoo._files import not_a_file
-from zoo._protocols import Autoencoder, sampler_of
+from zoo import _images
+from zoo._files import not_a_file, open_in_folder, refuse_symlink
 from zoo._rundir import METRICS_LOG_NAME, iter_metrics
+from zoo._serialization import save
 from zoo._specs import Data
 from zoo.errors import TrainingError
+from zoo.protocols import Autoencoder, sampler_of
+from zoo.train._resume import option_names
 
 if TYPE_CHECKING:
     from zoo.data import StreamedData
@@ -32,12 +36,19 @@ METRICS_NAME = METRICS_LOG_NAME
 class Callback:
     """Base class: override the events you need. Only rank 0 runs callbacks that write files."""
 
+    # The TrainConfig.logger value this callback answers to (e.g. "wandb" for a plugin's W&B logger), or None.
+    logger_name: ClassVar[str | None] = None
+
     def on_train_start(self, trainer: Trainer) -> None: ...
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        """Every ``log_every`` steps (and at the last one) with each loss's mean over the steps since the last call."""
+    def on_log(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+        """Once per logging window: every ``log_every`` steps (and at the last one), with ``step`` the window's last
+        step and ``metrics`` each loss's mean over the window's steps."""
 
     def on_epoch_end(self, trainer: Trainer) -> None: ...
+
+    def on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+        """After an evaluation during training (:meth:`Trainer.evaluate`, e.g. early stopping's test loss)."""
 
     def on_checkpoint(self, trainer: Trainer, path: Path) -> None: ...
 
@@ -54,6 +65,7 @@ class MetricsLog(Callback):
     def on_train_start(self, trainer: Trainer) -> None:
         path = trainer.run.metrics_log
         self.records = []
+        refuse_symlink(path)  # rewritten below: a symlink would make zoo truncate a file outside the run
         if path.exists() or path.is_symlink():
             kind = not_a_file(path, path.stat().st_mode) if path.exists() else "a broken symlink"
             if kind is not None:  # a FIFO would block the write below forever
@@ -61,17 +73,18 @@ class MetricsLog(Callback):
                                     "log there) or choose another --out", path=path)
         if trainer.step > 0:
             self.records = [r for r in iter_metrics(path) if _step_of(r) <= trainer.step]
-        with _writing(path):
-            path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        with _writing(path), os.fdopen(open_in_folder(path, "w"), "w", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps(r) + "\n" for r in self.records))
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        record = {"step": trainer.step, "epoch": trainer.epoch, **logs}
+    def on_log(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+        record = {"step": step, "epoch": trainer.epoch, **metrics}
         self.records.append(record)
         self._pending.append(json.dumps(record) + "\n")
 
     def flush(self, trainer: Trainer) -> None:
         if self._pending:
-            with _writing(trainer.run.metrics_log), open(trainer.run.metrics_log, "a") as fh:
+            with _writing(trainer.run.metrics_log), os.fdopen(open_in_folder(trainer.run.metrics_log, "a"), "a",
+                                                              encoding="utf-8") as fh:
                 fh.writelines(self._pending)
             self._pending.clear()
 
@@ -104,10 +117,11 @@ class Progress(Callback):
                         trainer.total_steps, trainer.total_steps - trainer.step, trainer.out)
         else:
             logger.warning("%s in %s is already at step %d of %d: nothing to train; to train longer, give "
-                           "--epochs or --steps with --resume", trainer.name, trainer.out, trainer.step,
-                           trainer.total_steps)
+                           "%s with %s", trainer.name, trainer.out, trainer.step, trainer.total_steps,
+                           option_names().duration, option_names().resume)
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_log(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+        logs = metrics
         if self.quiet:
             return
         now = time.monotonic()
@@ -151,8 +165,6 @@ class EarlyStopping(Callback):
 
 
 def _pictures(model: torch.nn.Module, images: torch.Tensor, out: Path, stem: str) -> None:
-    from zoo import _images
-
     with torch.no_grad():
         sampler = sampler_of(model)  # the model, or a GAN's generator when only that samples
         if sampler is not None:
@@ -179,12 +191,13 @@ class SampleSnapshots(Callback):
     def on_train_start(self, trainer: Trainer) -> None:
         self._last = trainer.step
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_log(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
         last = trainer.step if self._last is None else self._last
         if trainer.step // self.every > last // self.every:
             model = trainer.model
             was_training = model.training
             model.eval()
+            refuse_symlink(trainer.run.snapshots)  # a symlinked folder would put the grids elsewhere
             with _writing(trainer.run.snapshots):
                 _pictures(model, self.images, trainer.run.snapshots, f"step-{trainer.step:08d}-")
             model.train(was_training)
@@ -199,12 +212,9 @@ class RunArtifacts(Callback):
         self.metrics = metrics
 
     def on_train_end(self, trainer: Trainer) -> None:
-        import zoo
-        from zoo import _images
-
         model = trainer.model.eval()
         with _writing(trainer.out):
-            zoo.save(model, trainer.out)
+            save(model, trainer.out)
             _pictures(model, self.images, trainer.out, "")
             if self.metrics.records:
                 _images.save_loss_curve(self.metrics.records, trainer.run.loss_curve)

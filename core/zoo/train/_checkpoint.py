@@ -23,6 +23,7 @@ from zoo._files import not_a_file
 from zoo._rundir import CHECKPOINT_NAME
 from zoo._serialization import save_tensors
 from zoo.errors import TrainingError
+from zoo.train._resume import option_names
 
 logger = logging.getLogger("zoo.train")
 
@@ -80,9 +81,10 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
     try:
         save_tensors(tensors, path, metadata=metadata)
     except OSError as exc:
+        names = option_names()
         raise TrainingError(
             f"cannot write the checkpoint {path} ({exc.strerror or exc}); free some disk space or choose another "
-            f"--out, then continue with `zoo train --out {path.parent} --resume`; the previous checkpoint is kept",
+            f"{names.out}, then continue with {names.continue_with(path.parent)}; the previous checkpoint is kept",
             path=path,
         ) from None
     for stale in path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"):

@@ -38,6 +38,12 @@ class Distributed:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         device = resolve_device(device_choice, local_rank)
         if world_size > 1 and not torch_dist.is_initialized():
+            # The first optimizer imports torch._dynamo, which keeps references to the process group that exists
+            # then: destroy_process_group would free nothing, and gloo's threads still running at interpreter exit
+            # abort the process ("terminate called without an active exception"). Imported before the group
+            # exists, it holds none.
+            import torch._dynamo
+
             if device.type == "cuda":
                 torch.cuda.set_device(device)
             torch_dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
@@ -95,6 +101,10 @@ class Distributed:
         torch_dist.all_reduce(value)
         return bool(value.item() > 0)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = False) -> None:
+        """Leave the process group; with ``wait``, first wait for every rank (rank 0 saves the run at the end, and
+        a rank that exits earlier makes torchrun stop the others)."""
         if self.world_size > 1 and torch_dist.is_initialized():
+            if wait:
+                torch_dist.barrier()
             torch_dist.destroy_process_group()

@@ -7,15 +7,20 @@ supply their own object with the same three methods.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import pydantic
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from zoo._protocols import (
+from zoo._specs import Data
+from zoo.errors import ConfigError, TrainingError
+from zoo.protocols import (
     GAN,
     Classifier,
     Denoiser,
@@ -26,8 +31,6 @@ from zoo._protocols import (
     family_of,
     gan_fakes,
 )
-from zoo._specs import Data
-from zoo.errors import TrainingError
 
 Logs = dict[str, Tensor]
 
@@ -47,7 +50,11 @@ class Objective(Protocol):
         ...
 
     def finalize(self, model: Any, data: Data) -> None:
-        """Called once after the last step with the training data (e.g. to fit a latent sampler)."""
+        """Called once after the last step with the training data (e.g. to fit a latent sampler).
+
+        An objective whose ``finalize`` reads no data may say so with a ``needs_finalize_data`` attribute that is
+        False: from a streamed dataset the trainer then reads nothing for it (it reads a bounded sample otherwise).
+        """
         ...
 
 
@@ -58,23 +65,53 @@ def _reconstruction_loss(kind: str, output: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(output, target)
 
 
-@dataclass
-class Reconstruction:
+class ObjectiveArguments(BaseModel):
+    """Base of the shipped objectives: their arguments are validated once, when the objective is built.
+
+    Frozen and strict like every config: a misspelled choice (``Adversarial(loss="wgan-gp")``), a wrong type or
+    an out-of-range value is a :class:`~zoo.errors.ConfigError` naming the argument, the accepted values and
+    the closest one, instead of training something else silently.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False,
+                              arbitrary_types_allowed=True, populate_by_name=False)
+
+    def __init__(self, **arguments: Any) -> None:
+        try:
+            super().__init__(**arguments)
+        except pydantic.ValidationError as exc:
+            raise ConfigError(_argument_problems(type(self).__name__, exc)) from None
+
+
+def _argument_problems(objective: str, exc: pydantic.ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        argument = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        problem = f"{argument}={err['input']!r}: {err['msg']}"
+        if err["type"] == "literal_error":
+            choices = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            by_lower = {choice.lower(): choice for choice in choices}
+            close = difflib.get_close_matches(str(err["input"]).lower(), list(by_lower), n=1, cutoff=0.4)
+            problem += f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+        problems.append(problem)
+    return (f"{objective}: {'; '.join(problems)}; fix the argument (docs/writing-a-plugin.md lists every "
+            "objective's arguments with their ranges)")
+
+
+class Reconstruction(ObjectiveArguments):
     """Autoencoders: reconstruct the (optionally corrupted) input; MSE or binary cross-entropy.
 
     ``translate`` > 0 first shifts each clean image by up to that fraction of its size (see
     :func:`translate_randomly`); the shifted image is both the target and what gets corrupted.
     """
 
-    loss_kind: Literal["mse", "bce"] = "mse"
+    loss_kind: Literal["mse", "bce"] = Field("mse", alias="loss")
     corruption: Callable[[Tensor], Tensor] | None = None
-    translate: float = 0.0
+    translate: float = Field(0.0, ge=0.0, le=0.5)
 
     def __init__(self, loss: Literal["mse", "bce"] = "mse",
                  corruption: Callable[[Tensor], Tensor] | None = None, *, translate: float = 0.0) -> None:
-        self.loss_kind = loss
-        self.corruption = corruption
-        self.translate = translate
+        super().__init__(loss=loss, corruption=corruption, translate=translate)
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
@@ -91,18 +128,27 @@ class Reconstruction:
     def finalize(self, model: Any, data: Data) -> None:
         return None
 
+    @property
+    def needs_finalize_data(self) -> bool:
+        """False: :meth:`finalize` reads no data, so the trainer reads none from a streamed dataset for it."""
+        return False
 
-@dataclass
-class ELBO:
+
+class ELBO(ObjectiveArguments):
     """Variational autoencoders: reconstruction (summed over pixels) + beta * KL(q(z|x) || N(0, I)).
 
     With ``fit_sampler``, after training the model's ``fit_sampler(latents)`` is given the encoded training
-    set, so that sampling follows the aggregate posterior rather than the prior.
+    set, so that sampling follows the aggregate posterior rather than the prior. The objective derived for a
+    model that names none sets it when the model is a :class:`~zoo.protocols.LatentSampler`.
     """
 
-    beta: float = 1.0
+    beta: float = Field(1.0, ge=0.0, le=10_000.0)
     reconstruction: Literal["bce", "mse"] = "bce"
     fit_sampler: bool = False
+
+    def __init__(self, *, beta: float = 1.0, reconstruction: Literal["bce", "mse"] = "bce",
+                 fit_sampler: bool = False) -> None:
+        super().__init__(beta=beta, reconstruction=reconstruction, fit_sampler=fit_sampler)
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
@@ -123,6 +169,11 @@ class ELBO:
     def after_update(self, model: Any, network: str) -> None:
         return None
 
+    @property
+    def needs_finalize_data(self) -> bool:
+        """Only fitting the latent sampler reads the training data after the last step."""
+        return self.fit_sampler
+
     def finalize(self, model: Any, data: Data) -> None:
         if not self.fit_sampler:
             return
@@ -134,11 +185,13 @@ class ELBO:
         model.fit_sampler(latents)
 
 
-@dataclass
-class Classification:
+class Classification(ObjectiveArguments):
     """Classifiers (e.g. the feature network that evaluation uses): cross-entropy on the dataset's labels."""
 
-    label_smoothing: float = 0.0
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+
+    def __init__(self, *, label_smoothing: float = 0.0) -> None:
+        super().__init__(label_smoothing=label_smoothing)
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
@@ -157,37 +210,42 @@ class Classification:
     def finalize(self, model: Any, data: Data) -> None:
         return None
 
+    @property
+    def needs_finalize_data(self) -> bool:
+        """False: :meth:`finalize` reads no data, so the trainer reads none from a streamed dataset for it."""
+        return False
+
 
 AdversarialLoss = Literal["non-saturating", "hinge", "wasserstein-gp"]
 
 
-@dataclass
-class Adversarial:
+class Adversarial(ObjectiveArguments):
     """GANs: ``d_steps`` discriminator updates, then one generator update, per training step.
 
-    Losses: non-saturating cross-entropy, hinge, or Wasserstein with a gradient penalty on interpolates
-    (``gp_weight``). When the model is an :class:`~zoo._protocols.EMAGenerator` with a copy, the copy is moved
-    towards the generator after every generator update with ``ema_decay``. Fakes come from
-    :func:`~zoo._protocols.gan_fakes` (``generator.sample(n)``, else the model's ``sample(n)``).
+    The discriminator returns one score (a logit) per image, shape ``(N,)``. Losses: non-saturating
+    cross-entropy, hinge, or Wasserstein with a gradient penalty on interpolates (``gp_weight``, used by
+    ``"wasserstein-gp"`` only). When the model is an :class:`~zoo.protocols.EMAGenerator` with a copy, the copy
+    is moved towards the generator after every generator update with ``ema_decay``. Fakes come from
+    :func:`~zoo.protocols.gan_fakes` (``generator.sample(n)``, else the model's ``sample(n)``).
     ``translate`` > 0 shifts every image the discriminator sees, real and
     fake, by up to that fraction of its size (differentiable augmentation, Zhao et al. 2020), which keeps a
     discriminator from memorising a small training set.
     """
 
-    loss_kind: AdversarialLoss = "non-saturating"
-    d_steps: int = 1
-    gp_weight: float = 0.0
-    ema_decay: float = 0.0
-    translate: float = 0.0
+    loss_kind: AdversarialLoss = Field("non-saturating", alias="loss")
+    d_steps: int = Field(1, ge=1, le=100)
+    gp_weight: float = Field(10.0, ge=0.0, le=10_000.0)
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    translate: float = Field(0.0, ge=0.0, le=0.5)
 
     def __init__(self, loss: AdversarialLoss = "non-saturating", *, d_steps: int = 1, gp_weight: float = 10.0,
                  ema_decay: float = 0.0, translate: float = 0.0) -> None:
-        self.loss_kind = loss
-        self.d_steps = d_steps
-        # The penalty belongs to Wasserstein training; the other losses do not use it.
-        self.gp_weight = gp_weight if loss == "wasserstein-gp" else 0.0
-        self.ema_decay = ema_decay
-        self.translate = translate
+        super().__init__(loss=loss, d_steps=d_steps, gp_weight=gp_weight, ema_decay=ema_decay, translate=translate)
+
+    @property
+    def penalty_weight(self) -> float:
+        """The gradient penalty's weight: ``gp_weight`` with the Wasserstein loss, 0 with the others."""
+        return self.gp_weight if self.loss_kind == "wasserstein-gp" else 0.0
 
     def _critic(self, model: Any, images: Tensor) -> Tensor:
         if self.translate > 0:
@@ -214,9 +272,9 @@ class Adversarial:
             else:
                 loss = fake_logits.mean() - real_logits.mean()
             logs = {"loss/discriminator": loss.detach()}
-            if self.gp_weight > 0:
+            if self.penalty_weight > 0:
                 penalty = self._gradient_penalty(model.discriminator, real, fake)
-                loss = loss + self.gp_weight * penalty
+                loss = loss + self.penalty_weight * penalty
                 logs["gradient_penalty"] = penalty.detach()
             return loss, logs
         if network == "generator":
@@ -240,6 +298,11 @@ class Adversarial:
 
     def finalize(self, model: Any, data: Data) -> None:
         return None
+
+    @property
+    def needs_finalize_data(self) -> bool:
+        """False: :meth:`finalize` reads no data, so the trainer reads none from a streamed dataset for it."""
+        return False
 
     def after_update(self, model: Any, network: str) -> None:
         ema = ema_generator_of(model)
@@ -281,7 +344,8 @@ def default_objective(model: nn.Module) -> Objective | None:
     if family == "gan":
         return Adversarial()
     if family == "variational-autoencoder":
-        return ELBO()
+        # A VAE with a latent sampler has it fitted to the encoded training set after training.
+        return ELBO(fit_sampler=isinstance(model, LatentSampler))
     if family == "autoencoder":
         return Reconstruction(corruption=model.corrupt if isinstance(model, Denoiser) else None)
     if family == "classifier" and isinstance(model, Classifier):

@@ -6,16 +6,101 @@ duration resolved (never a null ``epochs``), so that ``zoo train --out DIR --res
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import shlex
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from zoo._files import atomic_write_bytes, not_a_file
-from zoo._rundir import CHECKPOINT_NAME, MODEL_CONFIG_NAME, TRAIN_CONFIG_NAME, RunDir, read_json_object
+from zoo._files import atomic_write_bytes, folder_lock, not_a_file
+from zoo._rundir import (
+    CHECKPOINT_NAME,
+    MODEL_CONFIG_NAME,
+    RUN_LOCK_NAME,
+    TRAIN_CONFIG_NAME,
+    RunDir,
+    read_json_object,
+)
 from zoo._serialization import config_document
+from zoo._text import shown
 from zoo.errors import ConfigError, ResumeMismatchError, TrainingError
 from zoo.train._config import DEFAULT_EPOCHS, RESUMABLE_KEYS, TrainConfig
+
+
+@dataclass(frozen=True)
+class OptionNames:
+    """How the caller spells the options a training error tells them to change: CLI flags or Python arguments."""
+
+    resume: str
+    overwrite: str
+    out: str
+    duration: str
+    cli: bool
+
+    def continue_with(self, out: Path | str) -> str:
+        """How to continue the run in ``out`` with its recorded settings."""
+        if self.cli:
+            return f"`zoo train --out {shlex.quote(str(out))} --resume`"
+        return f"train(..., TrainConfig(out={str(out)!r}, ...), resume=True) with the recorded settings"
+
+
+CLI_OPTIONS = OptionNames(resume="--resume", overwrite="--overwrite", out="--out", duration="--epochs or --steps",
+                          cli=True)
+PYTHON_OPTIONS = OptionNames(resume="resume=True", overwrite="overwrite=True", out="TrainConfig.out",
+                             duration="TrainConfig.epochs or .steps", cli=False)
+_option_names: contextvars.ContextVar[OptionNames] = contextvars.ContextVar("zoo_train_options",
+                                                                            default=PYTHON_OPTIONS)
+
+
+def option_names() -> OptionNames:
+    """The spelling of the current caller: Python arguments, unless inside :func:`cli_options`."""
+    return _option_names.get()
+
+
+@contextlib.contextmanager
+def cli_options() -> Iterator[None]:
+    """Within this block, training errors name the ``zoo train`` flags (the command line's handler uses it)."""
+    token = _option_names.set(CLI_OPTIONS)
+    try:
+        yield
+    finally:
+        _option_names.reset(token)
+
+
+def prepare_out(out: str, *, resume: bool, overwrite: bool) -> None:
+    """Refuse an ``out`` that cannot be a run directory; with ``overwrite``, remove the zoo run already there."""
+    names = option_names()
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{names.out} {out}: it is a file, not a folder; give the run directory to create, e.g. "
+                          "runs/my-run")
+    if overwrite and resume:
+        raise ConfigError(f"{names.overwrite} and {names.resume} contradict each other: {names.resume} continues the "
+                          f"run in {names.out}, {names.overwrite} replaces it; give one")
+    if overwrite and path.is_dir() and _entries(path):
+        if not (path / TRAIN_CONFIG_NAME).is_file():
+            raise ConfigError(f"{names.overwrite}: {out} is not a zoo run directory (it has no {TRAIN_CONFIG_NAME}); "
+                              f"zoo only deletes its own runs. Choose another {names.out} or empty the folder "
+                              "yourself")
+        with folder_lock(path, RUN_LOCK_NAME, what="a zoo train run is writing it"):  # never delete a live run
+            shutil.rmtree(path)
+    elif not resume and path.is_dir() and not (path / TRAIN_CONFIG_NAME).is_file():
+        found = _entries(path)
+        if found:
+            shown_names = ", ".join(shown(name, limit=60) for name in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise ConfigError(f"{names.out} {out} already holds files that are not a zoo run ({shown_names}); a run "
+                              "would write its files among them. Choose a new or empty folder")
+
+
+def _entries(path: Path) -> list[str]:
+    """The names in ``path``, less the run lock (left by a run that failed before recording its configs)."""
+    return sorted(p.name for p in path.iterdir() if p.name != RUN_LOCK_NAME)
 
 
 def recorded_train_config(config: TrainConfig) -> dict[str, Any]:
@@ -30,18 +115,21 @@ def identity(model: nn.Module, config: TrainConfig) -> dict[str, Any]:
     return {"model": config_document(model), "train": recorded_train_config(config)}
 
 
-def prepare_run(run: RunDir, model: nn.Module, config: TrainConfig, *, resume: bool, write: bool) -> None:
+def check_and_record_run(run: RunDir, model: nn.Module, config: TrainConfig, *, resume: bool, write: bool) -> None:
     """Refuse to overwrite a run or to resume a different one; record the configs (rank 0 only writes)."""
+    names = option_names()
     if resume:
         if run.checkpoint.exists() and not run.checkpoint.is_file():
             raise TrainingError(f"checkpoint {run.checkpoint}: it is not a regular file; remove it, or use another "
-                                "--out", path=run.checkpoint)
+                                f"{names.out}", path=run.checkpoint)
         if not run.checkpoint.is_file():
-            raise TrainingError(f"--resume: {run.root} holds no {CHECKPOINT_NAME}; train without --resume")
+            raise TrainingError(f"{names.resume}: {run.root} holds no {CHECKPOINT_NAME}; train without "
+                                f"{names.resume}")
         check_same_run(run, model, config)
     elif run.checkpoint.exists():
         raise TrainingError(
-            f"{run.root} already holds a training run; pass --resume to continue it, or choose another --out"
+            f"{run.root} already holds a training run; pass {names.resume} to continue it, {names.overwrite} to "
+            f"replace it, or choose another {names.out}"
         )
     if write:
         run.root.mkdir(parents=True, exist_ok=True)
@@ -66,10 +154,11 @@ def check_same_run(run: RunDir, model: nn.Module, config: TrainConfig) -> None:
     train_keys = _diff({k: v for k, v in saved_train.items() if v is not None}, now["train"])
     differing += [f"train.{k}" for k in train_keys if k.split(".")[0] not in RESUMABLE_KEYS]
     if differing:
+        names = option_names()
         raise ResumeMismatchError(
-            f"cannot resume {run.root}: the config differs in {', '.join(differing)}; run `zoo train --out "
-            f"{run.root} --resume` alone to continue with the recorded settings ({TRAIN_CONFIG_NAME} and "
-            f"{MODEL_CONFIG_NAME} there), or start a new run with another --out",
+            f"cannot resume {run.root}: the config differs in {', '.join(differing)}; run "
+            f"{names.continue_with(run.root)} to continue with the recorded settings ({TRAIN_CONFIG_NAME} and "
+            f"{MODEL_CONFIG_NAME} there), or start a new run with another {names.out}",
             path=run.root,
         )
 
@@ -108,4 +197,5 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-__all__ = ["check_same_run", "identity", "prepare_run", "read_json_object", "recorded_run", "recorded_train_config"]
+__all__ = ["CLI_OPTIONS", "PYTHON_OPTIONS", "OptionNames", "check_same_run", "cli_options", "identity", "option_names",
+           "prepare_out", "check_and_record_run", "read_json_object", "recorded_run", "recorded_train_config"]

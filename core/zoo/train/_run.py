@@ -4,46 +4,61 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
 
-from zoo._protocols import data_shape_of
-from zoo._registry import get_registry
+from zoo._registry import call_hook, get_registry
+from zoo._resolve import create
 from zoo._specs import Data
+from zoo._train_config import with_recipe
+from zoo.data import check_compatible, load_dataset
 from zoo.errors import ZooError
+from zoo.protocols import data_shape_of
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import TrainConfig
 from zoo.train._distributed import Distributed
 from zoo.train._objectives import objective_for
+from zoo.train._resume import prepare_out
+from zoo.train._tensorboard import logger_callbacks
 from zoo.train._trainer import RunResult, Trainer
 
 logger = logging.getLogger("zoo.train")
 
 
 def plugin_callbacks(config: TrainConfig) -> list[Callback]:
-    """Callbacks contributed by plugins' ``zoo_callbacks`` hook; a raising or mistyped hook is logged and skipped
-    (fatal with ZOO_STRICT_PLUGINS=1), see :func:`zoo._registry.plugin_callbacks`."""
-    from zoo._registry import plugin_callbacks as from_plugins
+    """Callbacks from every plugin's ``zoo_callbacks(train_config)`` hook.
 
-    return cast(list[Callback], from_plugins(config))
+    A hook that raises or returns anything but a list of :class:`zoo.train.Callback` is skipped with a warning
+    naming the plugin and the hook, and marks the plugin broken; fatal with ``ZOO_STRICT_PLUGINS=1``.
+    """
+    return call_hook("zoo_callbacks", Callback, consequence="; training continues without its callbacks",
+                     train_config=config)
 
 
-def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: bool = False, quiet: bool = False,
-          callbacks: Sequence[Callback] = (), **model_overrides: Any) -> RunResult:
-    """Train ``model`` (a zoo model, or an architecture name built with ``model_overrides``) per ``config``."""
-    import zoo
-    from zoo.data import check_compatible, load_dataset
+def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: bool = False,
+          overwrite: bool = False, quiet: bool = False, callbacks: Sequence[Callback] = (),
+          **model_overrides: Any) -> RunResult:
+    """Train ``model`` (a zoo model, or an architecture name built with ``model_overrides``) per ``config``.
 
+    The architecture's recipe (``ModelSpec.recipe``) fills every training field ``config`` leaves unset, and
+    the run records the result. ``resume=True`` continues the run in ``config.out``; ``overwrite=True``
+    replaces the zoo run there (a folder that holds no zoo run is never deleted).
+    """
     config = config or TrainConfig()
+    if model_overrides and not isinstance(model, str):
+        raise TypeError("model overrides apply only when the model is given by name")
+    registry = get_registry()
+    name = model if isinstance(model, str) else getattr(model, "architecture", type(model).__name__)
+    spec = registry.model(name) if isinstance(model, str) else (
+        registry.models.get(name) if isinstance(name, str) else None)
+    if spec is not None:
+        config = with_recipe(config, spec.recipe)  # the architecture's training defaults, under explicit values
     if isinstance(model, str):
         torch.manual_seed(config.seed)  # the initial weights are part of what the seed reproduces
-        model = zoo.create(model, **model_overrides)
-    elif model_overrides:
-        raise TypeError("model overrides apply only when the model is given by name")
-    name = getattr(model, "architecture", type(model).__name__)
-    spec = get_registry().model(name) if isinstance(name, str) and name in get_registry().models else None
+        model = create(model, **model_overrides)
+    prepare_out(config.out, resume=resume, overwrite=overwrite)
     objective = objective_for(model, spec.objective if spec else None)
 
     train_data = load_dataset(config.data, "train", stream=None)  # streamed from disk when too large for memory
@@ -64,9 +79,13 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
         everything.append(SampleSnapshots(pictured, every=config.sample_every))
     if config.early_stopping_patience:
         everything.append(EarlyStopping(test_data, patience=config.early_stopping_patience))
-    everything += [*plugin_callbacks(config), *callbacks, RunArtifacts(pictured, metrics)]
+    others = [*plugin_callbacks(config), *callbacks]
+    everything += [*logger_callbacks(config, pictured, others), *others, RunArtifacts(pictured, metrics)]
     trainer = Trainer(model, objective, config, train_data, name=str(name), callbacks=everything, dist=dist)
+    finished = False
     try:
-        return trainer.fit(resume=resume)
+        result = trainer.fit(resume=resume)
+        finished = True
+        return result
     finally:
-        dist.close()
+        dist.close(wait=finished)  # every rank leaves after rank 0 has written the run

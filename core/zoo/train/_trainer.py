@@ -15,7 +15,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from zoo._rundir import RunDir
+from zoo._files import folder_lock
+from zoo._rundir import RUN_LOCK_NAME, RunDir
+from zoo._signals import graceful_signals
 from zoo._specs import Data
 from zoo.data import StreamedData
 from zoo.errors import TrainingError
@@ -25,8 +27,7 @@ from zoo.train._checkpoint import TrainingState, load_checkpoint, save_checkpoin
 from zoo.train._config import TrainConfig, lr_factor
 from zoo.train._distributed import Distributed, resolve_device
 from zoo.train._objectives import Objective
-from zoo.train._resume import prepare_run
-from zoo.train._signals import graceful_signals
+from zoo.train._resume import check_and_record_run
 from zoo.train._step import StepEngine, build_optimizer, check_batch_norm, choose_mode, raise_if_non_finite
 
 Status = Literal["completed", "early-stopped", "interrupted"]
@@ -114,9 +115,17 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> RunResult:
+        """Train into the run directory, which no other process may write meanwhile (rank 0 holds its lock)."""
+        if not self.dist.is_main:
+            return self._fit(resume=resume)
+        self.run.root.mkdir(parents=True, exist_ok=True)
+        with folder_lock(self.run.root, RUN_LOCK_NAME, what="a zoo train run is writing it"):
+            return self._fit(resume=resume)
+
+    def _fit(self, *, resume: bool) -> RunResult:
         torch.manual_seed(self.config.seed)
         self.dist.broadcast_parameters(self.model)
-        prepare_run(self.run, self.model, self.config, resume=resume, write=self.dist.is_main)
+        check_and_record_run(self.run, self.model, self.config, resume=resume, write=self.dist.is_main)
         if resume:
             self._restore()
         self.model.train()
@@ -179,12 +188,14 @@ class Trainer:
                             out=self.out, checkpoint_every=self.config.checkpoint_every)
         if log:
             for callback in self.callbacks:
-                callback.on_step_end(self, means)
+                callback.on_log(self, self.step, means)
 
     def _finalize_data(self) -> Data:
         if isinstance(self.data, Data):
             return self.data
-        return self.data.spread(self.data.finalize_limit).to(self.device)
+        if not getattr(self.objective, "needs_finalize_data", True):  # read nothing from disk for nothing
+            return Data(torch.empty((0, *self.data.shape[1:]), device=self.device))
+        return self.data.spread(self.data.finalize_count()).to(self.device)
 
     def _set_learning_rates(self) -> None:
         factor = lr_factor(self.config.lr_schedule, self.config.warmup_steps, self.step, self.total_steps)
@@ -205,7 +216,10 @@ class Trainer:
             loss, _ = self.objective.loss(self.model, network, batch)
             total += loss.float() * len(batch)
         self.model.train(was_training)
-        return float(total) / max(len(data), 1)
+        value = float(total) / max(len(data), 1)
+        for callback in self.callbacks:
+            callback.on_evaluate(self, {f"test_loss/{network}": value})
+        return value
 
 
 __all__ = ["RunResult", "Trainer", "build_optimizer", "resolve_device"]

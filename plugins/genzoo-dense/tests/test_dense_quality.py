@@ -17,10 +17,10 @@ from PIL import Image
 from torch import nn
 
 import zoo
-from zoo._cli import main
-from zoo._protocols import ConditionalGenerator
+from zoo import Data
+from zoo.cli import main
 from zoo._registry import get_registry
-from zoo._specs import Data
+from zoo.protocols import ConditionalGenerator
 
 pytestmark = pytest.mark.dense  # the first-party models: skipped when genzoo-dense is missing or blocked
 

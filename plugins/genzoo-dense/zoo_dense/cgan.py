@@ -200,9 +200,7 @@ class ConditionalAdversarial:
 
     def _critic(self, model: Any, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor | None]:
         if self.translate > 0:
-            from zoo.train._objectives import translate_randomly
-
-            images = translate_randomly(images, self.translate)
+            images = zoo.train.translate_randomly(images, self.translate)
         return model.discriminator.scores(images, labels)  # (N,), (N, classes)
 
     def loss(self, model: Any, network: str, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
@@ -236,9 +234,7 @@ class ConditionalAdversarial:
 
     def after_update(self, model: Any, network: str) -> None:
         if network == "generator" and model.generator_ema is not None and self.ema_decay > 0:
-            from zoo.train._objectives import update_ema
-
-            update_ema(model.generator_ema, model.generator, self.ema_decay)
+            zoo.train.update_ema(model.generator_ema, model.generator, self.ema_decay)
 
     def finalize(self, model: Any, data: Any) -> None:
         return None

@@ -1,4 +1,4 @@
-"""Every capability the zoo's tools rely on, as a structural protocol.
+"""Every capability the zoo's tools rely on, as a structural protocol (public; re-exported by ``zoo``).
 
 This module and :mod:`zoo.hookspecs` are the two files a plugin author reads. A model implements whichever
 protocols fit; the trainer, evaluation and the command line check these (``isinstance(model, Encoder)``) and
@@ -24,10 +24,11 @@ spec gives none).
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import torch
-from torch import Tensor, nn
+if TYPE_CHECKING:  # a plain module: importing it (zoo list, the registry) loads no torch
+    import torch
+    from torch import Tensor, nn
 
 
 @runtime_checkable
@@ -150,6 +151,8 @@ def is_gan(model: object) -> bool:
     """True when ``model`` has ``.generator`` and ``.discriminator`` modules and can draw fakes."""
     if not isinstance(model, GAN):
         return False
+    from torch import nn  # the model exists, so torch is loaded already
+
     return isinstance(model.discriminator, nn.Module) and isinstance(model.generator, nn.Module) and (
         isinstance(model.generator, Generator) or isinstance(model, Generator)
     )
@@ -207,3 +210,29 @@ def family_of(model: object) -> str | None:
     if isinstance(model, Classifier):
         return "classifier"
     return None
+
+
+__all__ = [
+    "DEFAULT_OBJECTIVE_FAMILIES",
+    "FAMILIES",
+    "GAN",
+    "Autoencoder",
+    "Classifier",
+    "ConditionalGenerator",
+    "DataShaped",
+    "Decoder",
+    "Denoiser",
+    "Discriminator",
+    "EMAGenerator",
+    "Encoder",
+    "FeatureExtractor",
+    "Generator",
+    "LatentSampler",
+    "VariationalAutoencoder",
+    "data_shape_of",
+    "ema_generator_of",
+    "family_of",
+    "gan_fakes",
+    "is_gan",
+    "sampler_of",
+]

@@ -1,0 +1,181 @@
+"""What is specific to the first-party genzoo-conv models (the shipped contract covers what every model keeps).
+
+Skipped when the plugin is not installed or is blocked (``ZOO_BLOCK_PLUGINS=conv``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.errors import ConfigError
+
+CONV = ["dcgan", "conv-cgan", "conv-ae", "conv-dae", "conv-vae"]
+PACKAGE = Path(__file__).resolve().parents[1] / "zoo_conv"
+
+pytestmark = pytest.mark.conv  # the first-party conv models: skipped when genzoo-conv is missing or blocked
+
+
+def _in_unit_range(t: torch.Tensor) -> bool:
+    return bool(((t >= 0) & (t <= 1)).all())
+
+
+def test_registry_lists_the_conv_models_with_kinds_from_their_protocols() -> None:
+    kinds = {name: zoo.info(name)["kind"] for name in CONV}
+    assert kinds == {"dcgan": "gan", "conv-cgan": "gan", "conv-ae": "autoencoder", "conv-dae": "autoencoder",
+                     "conv-vae": "variational-autoencoder"}
+
+
+def test_the_plugin_uses_only_the_public_api() -> None:
+    # A third-party package could have written it: no `zoo._private` import anywhere in the distribution.
+    private = re.compile(r"\bzoo\._\w|\bfrom zoo import _")
+    offenders = [path.name for path in PACKAGE.glob("*.py") if private.search(path.read_text())]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "nearest"),
+    [
+        ("dcgan", {"data_shape": (3, 30, 30)}, "use 28 or 32"),
+        ("dcgan", {"data_shape": (1, 28, 28), "stages": 3}, "use 24 or 32"),
+        ("conv-cgan", {"data_shape": (1, 28, 30)}, "width 30 is not a multiple of 4; "),
+        ("conv-ae", {"data_shape": (3, 2, 8)}, "use 4,"),
+        ("conv-vae", {"data_shape": (1, 20, 20), "channels": (8, 8, 8)}, "use 16 or 24"),
+    ],
+)
+def test_a_shape_the_architecture_cannot_take_is_refused_naming_the_nearest_valid(
+        name: str, overrides: dict[str, object], nearest: str) -> None:
+    with pytest.raises(ConfigError, match="data_shape") as excinfo:
+        zoo.create(name, **overrides)
+    message = str(excinfo.value).replace(" (2 stride-2 stages halve it 2 times)", "")
+    assert nearest in message
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 5])
+def test_any_channel_count(channels: int) -> None:
+    model = zoo.create("dcgan", data_shape=(channels, 16, 12), latent_dim=4, generator_channels=4,
+                       discriminator_channels=4).eval()
+    samples = model.sample(3, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (3, channels, 16, 12) and _in_unit_range(samples)
+    assert model.discriminator(samples).shape == (3,)
+
+
+def test_out_of_bounds_shapes_are_refused() -> None:
+    with pytest.raises(ConfigError, match="data_shape"):
+        zoo.create("conv-dae", data_shape=(65, 8, 8))
+    with pytest.raises(ConfigError, match="data_shape"):
+        zoo.create("conv-dae", data_shape=(3, 8, 1025))
+
+
+def test_dcgan_default_is_the_classic_mnist_design() -> None:
+    model = zoo.create("dcgan")
+    convs = [(m.in_channels, m.out_channels) for m in model.generator.modules()
+             if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert convs == [(128, 64), (64, 1)]
+    assert model.generator.project.out_features == 128 * 7 * 7
+    assert model.discriminator(torch.rand(2, 1, 28, 28)).shape == (2,)
+
+
+def test_spectral_norm_and_batchnorm_are_options() -> None:
+    plain = zoo.create("dcgan", data_shape=(1, 8, 8), generator_channels=4, discriminator_channels=4)
+    normed = zoo.create("dcgan", data_shape=(1, 8, 8), generator_channels=4, discriminator_channels=4,
+                        spectral_norm=True, discriminator_batchnorm=True, generator_batchnorm=False)
+    def names(model: torch.nn.Module, cls: type) -> int:
+        return sum(isinstance(m, cls) for m in model.modules())
+    assert names(plain.generator, torch.nn.BatchNorm2d) == 2 and names(plain.discriminator, torch.nn.BatchNorm2d) == 0
+    assert names(normed.generator, torch.nn.BatchNorm2d) == 0 and names(normed.discriminator, torch.nn.BatchNorm2d) == 1
+    assert any("parametrizations" in n for n, _ in normed.discriminator.named_parameters())
+
+
+def test_conditional_samples_follow_their_labels_argument() -> None:
+    model = zoo.create("conv-cgan", data_shape=(3, 8, 8), num_classes=4, latent_dim=4, generator_channels=4,
+                       discriminator_channels=4).eval()
+    assert isinstance(model, zoo.ConditionalGenerator) and model.num_classes == 4
+    seed = torch.Generator().manual_seed(3)
+    same = model.sample(5, labels=2, generator=seed)
+    assert same.shape == (5, 3, 8, 8) and _in_unit_range(same)
+    again = model.sample(5, labels=torch.full((5,), 2), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(same, again)
+    with pytest.raises(ValueError, match="0..3"):
+        model.sample(2, labels=4)
+    assert model.discriminator(same, torch.full((5,), 2)).shape == (5,)
+
+
+def test_the_denoiser_is_fully_convolutional() -> None:
+    torch.manual_seed(0)
+    model = zoo.create("conv-dae", data_shape=(3, 8, 8), depth=3, width=4).eval()
+    photo = torch.rand(2, 3, 37, 53)  # another size than the training crops, odd sides included
+    with torch.no_grad():
+        denoised = model(model.corrupt(photo, generator=torch.Generator().manual_seed(0)))
+    assert denoised.shape == photo.shape and _in_unit_range(denoised)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        model(torch.rand(1, 1, 8, 8))
+
+
+def test_the_denoiser_draws_a_noise_level_per_image_in_its_range() -> None:
+    model = zoo.create("conv-dae", data_shape=(1, 32, 32), depth=2, width=2, noise_range=(0.02, 0.2))
+    clean = torch.full((64, 1, 32, 32), 0.5)
+    noisy = model.corrupt(clean, generator=torch.Generator().manual_seed(0))
+    stds = (noisy - clean).flatten(1).std(dim=1)
+    assert 0.015 < float(stds.min()) and float(stds.max()) < 0.22 and float(stds.max() - stds.min()) > 0.1
+    with pytest.raises(ConfigError, match="noise_range"):
+        zoo.create("conv-dae", noise_range=(0.3, 0.1))
+
+
+def test_the_denoiser_keeps_its_output_on_any_size_after_save_and_load(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = zoo.create("conv-dae", data_shape=(3, 8, 8), depth=3, width=4).eval()
+    photo = torch.rand(1, 3, 20, 24)
+    zoo.save(model, tmp_path)
+    loaded = zoo.load(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(model(photo), loaded(photo))
+
+
+def test_a_spatial_bottleneck_makes_the_autoencoders_fully_convolutional() -> None:
+    for name in ("conv-ae", "conv-vae"):
+        model = zoo.create(name, data_shape=(3, 16, 16), channels=(4, 4), bottleneck="spatial",
+                           latent_channels=2).eval()
+        with torch.no_grad():
+            assert model(torch.rand(2, 3, 32, 48)).shape == (2, 3, 32, 48)
+            assert model.encode(torch.rand(2, 3, 16, 16)).shape == (2, 2 * 4 * 4)
+        with pytest.raises(ValueError, match="multiples of 4"):
+            model(torch.rand(1, 3, 30, 32))
+    dense = zoo.create("conv-ae", data_shape=(3, 16, 16), channels=(4, 4)).eval()
+    with pytest.raises(ValueError, match="spatial"):
+        dense(torch.rand(1, 3, 32, 32))
+
+
+def test_the_vae_sampler_is_fitted_to_the_latents() -> None:
+    pytest.importorskip("sklearn")
+    model = zoo.create("conv-vae", data_shape=(1, 8, 8), channels=(4,), latent_dim=2, sampler_components=2).eval()
+    latents = torch.cat([torch.randn(50, 2) * 0.1 + 3, torch.randn(50, 2) * 0.1 - 3])
+    model.fit_sampler(latents)
+    assert sorted(model.sampler_means[:, 0].round().tolist()) == [-3.0, 3.0]
+    assert model.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize("name", CONV)
+def test_each_architecture_trains_end_to_end(name: str, tmp_path: Path) -> None:
+    from zoo.train import TrainConfig, train
+
+    overrides = {"data_shape": (1, 8, 8), **_tiny(name)}
+    result = train(name, TrainConfig(data="digits", steps=3, batch_size=16, out=str(tmp_path / name)), quiet=True,
+                   **overrides)
+    assert result.status == "completed"
+    loaded = zoo.load(result.out)
+    assert loaded.architecture == name
+
+
+def _tiny(name: str) -> dict[str, object]:
+    return {
+        "dcgan": {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4},
+        "conv-cgan": {"latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4},
+        "conv-ae": {"channels": (4, 4), "latent_dim": 4},
+        "conv-dae": {"depth": 3, "width": 4},
+        "conv-vae": {"channels": (4, 4), "latent_dim": 2, "sampler_components": 2},
+    }[name]

@@ -1,0 +1,100 @@
+"""Pieces the convolutional models share: the bounded image-shape field, the stride check that names the nearest
+valid size, parameter counts of the layers used, and noise drawn where a ``torch.Generator`` lives."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import torch
+from pydantic import BeforeValidator, Field
+from torch import Tensor, nn
+
+Activation = Literal["relu", "leaky_relu", "gelu", "silu"]
+
+LEAKY_SLOPE = 0.2
+# Sizes every conv model accepts: any channel count up to 64 (RGB, RGBA, multispectral), sides up to 1024.
+MAX_CHANNELS = 64
+MAX_SIDE = 1024
+MAX_STAGES = 6
+
+
+def _list_to_tuple(value: Any) -> Any:
+    # config.json and CLI overrides carry JSON arrays; strict mode would otherwise refuse them for tuples.
+    return tuple(value) if isinstance(value, list) else value
+
+
+Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
+DataShape = Annotated[
+    tuple[Annotated[int, Field(ge=1, le=MAX_CHANNELS)], Side, Side],
+    BeforeValidator(_list_to_tuple),
+]
+Width = Annotated[int, Field(ge=1, le=1024)]
+Widths = Annotated[tuple[Width, ...], BeforeValidator(_list_to_tuple), Field(min_length=1, max_length=MAX_STAGES)]
+
+
+def check_strided(shape: tuple[int, int, int], stages: int) -> None:
+    """Refuse a ``(C, H, W)`` that ``stages`` stride-2 stages cannot halve exactly, naming the nearest valid sides.
+
+    Raises ValueError (pydantic turns it into the config error): ``height 30 is not a multiple of 4 (2 stride-2
+    stages); use 28 or 32``.
+    """
+    step = 2**stages
+    for axis, side in (("height", shape[1]), ("width", shape[2])):
+        if side % step == 0:
+            continue
+        lower, upper = side - side % step, side - side % step + step
+        nearest = f"{lower} or {upper}" if lower >= step else f"{upper}"
+        raise ValueError(
+            f"data_shape {tuple(shape)}: {axis} {side} is not a multiple of {step} ({stages} stride-2 stage"
+            f"{'s' if stages > 1 else ''} halve it {stages} time{'s' if stages > 1 else ''}); use {nearest}, "
+            "or change the number of stages"
+        )
+
+
+def activation_layer(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(LEAKY_SLOPE)
+    if name == "gelu":
+        return nn.GELU()
+    if name == "silu":
+        return nn.SiLU()
+    raise ValueError(f"unknown activation {name!r}; expected one of relu, leaky_relu, gelu, silu")
+
+
+def maybe_spectral(layer: nn.Module, enabled: bool) -> nn.Module:
+    """``layer`` with spectral normalization of its weight when ``enabled`` (no extra parameters, two buffers)."""
+    return nn.utils.parametrizations.spectral_norm(layer) if enabled else layer
+
+
+# Parameter counts of the layers above, so that configs can refuse an over-budget model before building it.
+def conv_count(fan_in: int, fan_out: int, kernel: int, *, bias: bool = True) -> int:
+    return fan_in * fan_out * kernel * kernel + (fan_out if bias else 0)
+
+
+def linear_count(fan_in: int, fan_out: int, *, bias: bool = True) -> int:
+    return fan_in * fan_out + (fan_out if bias else 0)
+
+
+def norm_count(channels: int) -> int:
+    return 2 * channels  # BatchNorm's weight and bias
+
+
+def randn(*size: int, device: torch.device, dtype: torch.dtype, generator: torch.Generator | None = None) -> Tensor:
+    """Standard normal noise on ``device``, drawn where ``generator`` lives, so that a CPU generator seeds a model
+    on any device with the same numbers."""
+    source = generator.device if generator is not None else device
+    return torch.randn(size, generator=generator, device=source, dtype=dtype).to(device)
+
+
+def rand(*size: int, device: torch.device, dtype: torch.dtype, generator: torch.Generator | None = None) -> Tensor:
+    """Uniform [0, 1) noise on ``device``, drawn where ``generator`` lives (see :func:`randn`)."""
+    source = generator.device if generator is not None else device
+    return torch.rand(size, generator=generator, device=source, dtype=dtype).to(device)
+
+
+def randint(high: int, n: int, *, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
+    """``n`` integers uniform in ``0 .. high - 1`` on ``device``, drawn where ``generator`` lives."""
+    source = generator.device if generator is not None else device
+    return torch.randint(0, high, (n,), generator=generator, device=source).to(device)

@@ -1,0 +1,187 @@
+"""DCGAN (Radford et al. 2016): a transposed-convolution generator and a strided-convolution discriminator.
+
+With ``stages`` = s, the generator projects the noise to a ``(g * 2^(s-1), H / 2^s, W / 2^s)`` map and doubles
+its size s times with 4x4 stride-2 transposed convolutions (BatchNorm + ReLU between, a sigmoid at the end);
+the discriminator halves the image s times with 4x4 stride-2 convolutions (LeakyReLU 0.2, optional BatchNorm and
+spectral norm) and ends in one linear logit. H and W must therefore be multiples of 2^s. The training step is
+the trainer's adversarial objective; ``generator_ema`` is the optional moving-average copy it updates.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+import pydantic
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+import zoo
+from zoo_conv._layers import (
+    LEAKY_SLOPE,
+    MAX_STAGES,
+    DataShape,
+    check_strided,
+    conv_count,
+    linear_count,
+    maybe_spectral,
+    norm_count,
+    randn,
+)
+
+
+class DCGANConfig(zoo.ModelConfig):
+    data_shape: DataShape = Field((1, 28, 28), description="(channels, height, width); H and W multiples of 2^stages")
+    latent_dim: int = Field(64, ge=1, le=1024, description="size of the generator's noise input")
+    stages: int = Field(2, ge=1, le=MAX_STAGES, description="stride-2 stages of each network (28x28: 2, 64x64: 3-4)")
+    generator_channels: int = Field(
+        64, ge=1, le=1024, description="channels of the generator's last stage; each earlier stage has twice as many"
+    )
+    discriminator_channels: int = Field(
+        64, ge=1, le=1024, description="channels of the discriminator's first stage; each later stage doubles them"
+    )
+    generator_batchnorm: bool = Field(True, description="BatchNorm after the projection and each hidden stage")
+    discriminator_batchnorm: bool = Field(False, description="BatchNorm after each discriminator stage but the first")
+    spectral_norm: bool = Field(False, description="spectral normalization on every discriminator layer")
+    loss: Literal["non-saturating", "hinge", "wasserstein-gp"] = "non-saturating"
+    d_steps: int = Field(1, ge=1, le=10, description="discriminator updates per generator update")
+    gp_weight: float = Field(10.0, ge=0.0, le=1000.0, description="gradient-penalty weight (wasserstein-gp only)")
+    ema_decay: float = Field(
+        0.0, ge=0.0, lt=1.0, description="decay of the generator's moving-average copy; 0 keeps no copy"
+    )
+    augment_translation: float = Field(
+        0.0, ge=0.0, le=0.5, description="shift the discriminator's inputs by up to this fraction (0: off)"
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _check_shape(self) -> Self:
+        check_strided(self.data_shape, self.stages)
+        return self
+
+    def generator_widths(self) -> list[int]:
+        """Channels entering each generator stage, widest first."""
+        return [self.generator_channels * 2 ** (self.stages - 1 - i) for i in range(self.stages)]
+
+    def discriminator_widths(self) -> list[int]:
+        """Channels leaving each discriminator stage."""
+        return [self.discriminator_channels * 2**i for i in range(self.stages)]
+
+    def bottom(self) -> tuple[int, int]:
+        """Height and width of the smallest feature map, ``(H / 2^stages, W / 2^stages)``."""
+        return self.data_shape[1] >> self.stages, self.data_shape[2] >> self.stages
+
+    def generator_count(self) -> int:
+        widths, (h, w), bn = self.generator_widths(), self.bottom(), self.generator_batchnorm
+        count = linear_count(self.latent_dim, widths[0] * h * w, bias=not bn) + (norm_count(widths[0]) if bn else 0)
+        outs = [*widths[1:], self.data_shape[0]]
+        for i, (fan_in, fan_out) in enumerate(zip(widths, outs, strict=True)):
+            last = i == self.stages - 1
+            count += conv_count(fan_in, fan_out, 4, bias=last or not bn)
+            count += 0 if last or not bn else norm_count(fan_out)
+        return count
+
+    def discriminator_count(self) -> int:
+        widths, (h, w), bn = self.discriminator_widths(), self.bottom(), self.discriminator_batchnorm
+        ins = [self.data_shape[0], *widths[:-1]]
+        count = linear_count(widths[-1] * h * w, 1)
+        for i, (fan_in, fan_out) in enumerate(zip(ins, widths, strict=True)):
+            normed = bn and i > 0
+            count += conv_count(fan_in, fan_out, 4, bias=not normed) + (norm_count(fan_out) if normed else 0)
+        return count
+
+    def parameter_count(self) -> int:
+        copies = 2 if self.ema_decay > 0 else 1
+        return copies * self.generator_count() + self.discriminator_count()
+
+
+class ConvGenerator(nn.Module):
+    """Noise ``(N, latent_dim)`` -> images ``(N, C, H, W)`` in [0, 1]."""
+
+    def __init__(self, *, config: DCGANConfig) -> None:
+        super().__init__()
+        self.data_shape = config.data_shape
+        self.latent_dim = config.latent_dim
+        widths, (h, w), bn = config.generator_widths(), config.bottom(), config.generator_batchnorm
+        self.start = (widths[0], h, w)
+        self.project = nn.Linear(config.latent_dim, widths[0] * h * w, bias=not bn)
+        self.project_norm = nn.BatchNorm2d(widths[0]) if bn else nn.Identity()
+        layers: list[nn.Module] = [nn.ReLU()]
+        outs = [*widths[1:], config.data_shape[0]]
+        for i, (fan_in, fan_out) in enumerate(zip(widths, outs, strict=True)):
+            last = i == config.stages - 1
+            layers.append(nn.ConvTranspose2d(fan_in, fan_out, 4, stride=2, padding=1, bias=last or not bn))
+            if not last:
+                layers += [nn.BatchNorm2d(fan_out), nn.ReLU()] if bn else [nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.project(z).view(-1, *self.start)  # (N, g 2^(s-1), H/2^s, W/2^s)
+        x = self.net(self.project_norm(x))  # (N, C, H, W), doubling the sides s times
+        return x.sigmoid()  # (N, C, H, W) in [0, 1]
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples from z ~ N(0, I); keeps the graph, since the trainer backpropagates through it."""
+        weight = self.project.weight
+        z = randn(n, self.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)
+        return self(z)  # (n, C, H, W)
+
+
+class ConvDiscriminator(nn.Module):
+    """Images ``(N, C, H, W)`` -> one real/fake logit per image ``(N,)``."""
+
+    def __init__(self, *, config: DCGANConfig) -> None:
+        super().__init__()
+        self.data_shape = config.data_shape
+        widths, (h, w), sn = config.discriminator_widths(), config.bottom(), config.spectral_norm
+        layers: list[nn.Module] = []
+        ins = [config.data_shape[0], *widths[:-1]]
+        for i, (fan_in, fan_out) in enumerate(zip(ins, widths, strict=True)):
+            normed = config.discriminator_batchnorm and i > 0
+            layers.append(maybe_spectral(nn.Conv2d(fan_in, fan_out, 4, stride=2, padding=1, bias=not normed), sn))
+            if normed:
+                layers.append(nn.BatchNorm2d(fan_out))
+            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
+        self.net = nn.Sequential(*layers)
+        self.head = maybe_spectral(nn.Linear(widths[-1] * h * w, 1), sn)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.net(x)  # (N, d 2^(s-1), H/2^s, W/2^s)
+        return self.head(h.flatten(1)).squeeze(1)  # (N,)
+
+
+class DCGAN(nn.Module):
+    """``.generator`` and ``.discriminator``, plus ``.generator_ema`` (or None) when ``ema_decay > 0``."""
+
+    def __init__(self, *, config: DCGANConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = ConvGenerator(config=config)
+        self.discriminator = ConvDiscriminator(config=config)
+        self.generator_ema: ConvGenerator | None = None
+        if config.ema_decay > 0:
+            # A submodule, so it is saved with the model; the objective moves it toward the generator.
+            self.generator_ema = ConvGenerator(config=config)
+            self.generator_ema.load_state_dict(self.generator.state_dict())
+            self.generator_ema.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> Self:
+        super().train(mode)
+        if self.generator_ema is not None:
+            self.generator_ema.eval()  # never trained: its BatchNorm always uses the running statistics
+        return self
+
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return self.config.data_shape
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generator(z)  # (N, latent_dim) -> (N, C, H, W)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples ``(n, C, H, W)`` in [0, 1], from the moving-average generator when there is one.
+
+        Without autograd history: training draws its fakes from ``generator.sample``, which keeps the graph.
+        """
+        source = self.generator_ema if self.generator_ema is not None else self.generator
+        return source.sample(n, generator=generator)

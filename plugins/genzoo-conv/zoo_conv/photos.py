@@ -1,0 +1,92 @@
+"""The ``photos`` dataset: 64x64 RGB crops of the colour photographs scikit-image ships (offline, no download).
+
+- test split: 24 crops of each of ``astronaut`` and ``coffee`` (48 crops), never seen in training: the protocol
+  of the denoising benchmark;
+- train split: crops of the other colour photographs (``chelsea``, ``rocket``, ``hubble_deep_field``,
+  ``immunohistochemistry``, ``retina``), as many from each as its area warrants, each flipped left-right and/or
+  upside-down at random.
+
+Crop positions and flips are drawn from fixed seeds, so both splits are the same on every machine. Needs
+scikit-image: ``pip install 'genzoo-conv[photos]'``.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+
+import numpy as np
+import torch
+
+import zoo
+
+CROP = 64
+TEST_PHOTOS = ("astronaut", "coffee")
+TRAIN_PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
+TEST_CROPS_PER_PHOTO = 24
+TRAIN_CROPS = 4096
+SEEDS = {"train": 17, "test": 25}
+EXTRA = "pip install 'genzoo-conv[photos]'"
+
+
+def dataset() -> zoo.DatasetSpec:
+    return zoo.DatasetSpec(
+        name="photos",
+        load=load,
+        description=f"{CROP}x{CROP} crops of scikit-image's colour photographs, 3x{CROP}x{CROP} (train "
+        f"{TRAIN_CROPS:,} flipped crops of {len(TRAIN_PHOTOS)} photos / test {TEST_CROPS_PER_PHOTO} crops of each of "
+        f"{' and '.join(TEST_PHOTOS)}); needs scikit-image",
+    )
+
+
+def _skimage_data() -> ModuleType:
+    try:
+        import skimage.data
+    except ImportError as exc:
+        raise ImportError(f"the 'photos' dataset needs scikit-image: {EXTRA}") from exc
+    return skimage.data
+
+
+@functools.cache
+def photo(name: str) -> np.ndarray:
+    """One of scikit-image's colour photographs as uint8 ``(3, H, W)``, read once per process."""
+    image = np.asarray(getattr(_skimage_data(), name)())
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise zoo.errors.DataError(f"scikit-image's {name!r} is {image.dtype} {image.shape}, not an RGB photograph; "
+                                   f"reinstall scikit-image ({EXTRA} --force-reinstall)")
+    array = np.ascontiguousarray(image.transpose(2, 0, 1))
+    array.flags.writeable = False  # the cached copy is shared by every later load
+    return array
+
+
+def random_crops(image: np.ndarray, count: int, rng: np.random.Generator, *, flip: bool) -> np.ndarray:
+    """``count`` crops ``(count, C, CROP, CROP)`` of ``image`` ``(C, H, W)`` at uniform positions, optionally
+    flipped left-right and upside-down, each with probability 1/2."""
+    _, height, width = image.shape
+    ys = rng.integers(0, height - CROP + 1, count)
+    xs = rng.integers(0, width - CROP + 1, count)
+    crops = np.stack([image[:, y:y + CROP, x:x + CROP] for y, x in zip(ys, xs, strict=True)])
+    if flip:
+        mirror, upside = rng.random(count) < 0.5, rng.random(count) < 0.5
+        crops[mirror] = crops[mirror][..., ::-1]
+        crops[upside] = crops[upside][..., ::-1, :]
+    return crops
+
+
+@functools.cache
+def _crops(split: str) -> torch.Tensor:
+    rng = np.random.default_rng(SEEDS[split])
+    if split == "test":
+        parts = [random_crops(photo(name), TEST_CROPS_PER_PHOTO, rng, flip=False) for name in TEST_PHOTOS]
+    else:
+        areas = np.array([photo(name).shape[1] * photo(name).shape[2] for name in TRAIN_PHOTOS], dtype=np.float64)
+        counts = np.floor(TRAIN_CROPS * areas / areas.sum()).astype(int)
+        counts[0] += TRAIN_CROPS - counts.sum()  # the rounding remainder
+        parts = [random_crops(photo(name), int(n), rng, flip=True) for name, n in zip(TRAIN_PHOTOS, counts,
+                                                                                        strict=True)]
+    return torch.from_numpy(np.concatenate(parts))  # uint8 (N, 3, CROP, CROP); zoo scales it to [0, 1]
+
+
+def load(split: str) -> zoo.Data:
+    """The ``split`` ("train" or "test") of the photos dataset: uint8 crops, no labels."""
+    return zoo.Data(images=_crops(split))
