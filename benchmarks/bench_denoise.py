@@ -1,11 +1,11 @@
 """A zoo denoiser against the classical ones, on the issue's protocol: same crops, same noise, same seed.
 
 Protocol: 64x64 crops of scikit-image's colour photographs ``astronaut`` and ``coffee`` (never in the
-``photos`` train split), 24 random crops per photograph, additive Gaussian noise of std sigma/255
-(the noisy crop clipped to [0, 1]), PSNR of each denoised crop against its clean crop (peak 1), the mean over crops. Methods:
-scikit-image's total variation (Chambolle, weight 0.08), wavelet (YCbCr, rescaled sigma) and fast non-local
-means (h = 0.8 sigma, 5x5 patches, distance 6), the ``bm3d`` package (``bm3d_rgb``), and every zoo source
-given with ``--source`` (a registered entry, a folder or ``hf-hub:``), which denoises the noisy crop in one
+``photos`` train split), 24 random crops per photograph, additive Gaussian noise of std sigma/255 (the noisy
+crop clipped to [0, 1]), PSNR of each denoised crop against its clean crop (peak 1), the mean over crops.
+Methods: scikit-image's total variation (Chambolle, weight 0.08), wavelet (YCbCr, rescaled sigma) and fast
+non-local means (h = 0.8 sigma, 5x5 patches, distance 6), the ``bm3d`` package (``bm3d_rgb``), and every
+zoo source given with ``--source`` (an entry, a folder or ``hf-hub:``), which denoises the noisy crop in one
 forward pass. Times are wall seconds per megapixel of input, on this process's threads.
 
     python benchmarks/bench_denoise.py [--source conv-dae.photos] [--sigmas 15 25 50] [--no-bm3d]

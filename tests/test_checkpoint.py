@@ -135,12 +135,12 @@ def test_full_disk_during_checkpoint_is_one_clear_error(tmp_path, monkeypatch):
 
 
 def test_full_disk_while_saving_the_model_is_one_clear_error(tmp_path, monkeypatch):
-    import zoo
+    import zoo.train._callbacks as callbacks
 
     def full(model, directory):
         raise OSError(errno.ENOSPC, "No space left on device", str(directory))
 
-    monkeypatch.setattr(zoo, "save", full)
+    monkeypatch.setattr(callbacks, "save", full)
     with pytest.raises(TrainingError, match="No space left on device"):
         _train(tmp_path, steps=3)
 
@@ -184,3 +184,57 @@ def test_fifo_in_place_of_the_checkpoint_is_refused_without_blocking(tmp_path):
     os.mkfifo(checkpoint)
     with pytest.raises(TrainingError, match="it is not a regular file"):
         _train(tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("extra", ["huge tensor", "many tensors"])
+def test_a_checkpoint_announcing_huge_or_many_tensors_is_refused_before_reading_them(checkpoint, tmp_path, extra):
+    import tracemalloc
+
+    _train(tmp_path, steps=3)
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    save_file(checkpoint[0], str(path), metadata=checkpoint[1])
+    with safe_open(str(path), framework="pt") as fh:  # rewrite the header: the real entries, then the extras
+        header = {k: {"dtype": fh.get_slice(k).get_dtype(), "shape": list(fh.get_slice(k).get_shape())}
+                  for k in fh.keys()}
+    length = int.from_bytes(path.read_bytes()[:8], "little")
+    data = path.read_bytes()[8 + length:]
+    parsed = json.loads(path.read_bytes()[8:8 + length])
+    extras = {"model/extra": ("F32", [100_000_000])} if extra == "huge tensor" else {
+        f"junk/{i}": ("F32", [0]) for i in range(20_000)}
+    end = len(data)
+    for name, (dtype, shape) in extras.items():
+        size = 4 * shape[0]
+        parsed[name] = {"dtype": dtype, "shape": shape, "data_offsets": [end, end + size]}
+        end += size
+    text = json.dumps(parsed).encode()
+    with open(path, "wb") as fh:
+        fh.write(len(text).to_bytes(8, "little") + text + data)
+        fh.truncate(8 + len(text) + end)  # a hole: 400 MB that cost no disk
+    assert header
+    tracemalloc.start()
+    try:
+        with pytest.raises(TrainingError, match="bytes|tensors"):
+            _train(tmp_path, resume=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000  # reading the extra tensor first took 400 MB
+
+
+def test_a_full_disk_at_the_first_checkpoint_is_one_clear_error_line(tmp_path, monkeypatch, capsys):
+    from safetensors import SafetensorError
+
+    import zoo._serialization as serialization
+    from zoo.cli import main
+
+    def full(tensors, filename, metadata=None):  # what safetensors raises when the disk fills (not an OSError)
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(serialization, "save_file", full)
+    with pytest.raises(TrainingError, match=r"cannot write the checkpoint .*No space left on device"):
+        _train(tmp_path, steps=3)
+    code = main(["train", GAN, "--data", "digits", "--steps", "3", "--set", "data_shape=[1,8,8]", "--out",
+                 str(tmp_path / "cli"), "-q"])
+    err = capsys.readouterr().err
+    assert code != 0 and "No space left on device" in err and "bug in zoo" not in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

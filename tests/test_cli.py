@@ -464,3 +464,81 @@ def test_training_errors_name_the_flags_on_the_command_line(tmp_path: Path,
     line = _assert_one_error_line(code, err, "already holds a training run; pass --resume to continue it, "
                                   "--overwrite to replace it, or choose another --out")
     assert "resume=True" not in line
+
+
+# -- hostile input and faults (from the outside audit of issues 12 and 13) -------------------------------------
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], code: int, pattern: str) -> str:
+    line = _assert_one_error_line(code, capsys.readouterr().err, pattern)
+    assert "unexpected" not in line, line
+    return line
+
+
+def test_terminal_escapes_in_a_path_are_escaped_in_the_error_line(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # A path from the command line was echoed raw: \x1b]0;...\x07 retitles the terminal.
+    code = main(["sample", "probe-gan", "--out", str(tmp_path / "a\x1b]0;pwned\x07.pnx")])
+    line = _one_error_line(capsys, code, r"suffix")
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b" in line
+
+
+def test_a_seed_beyond_64_bits_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # torch.Generator.manual_seed(2**64) raised "unexpected ValueError: Overflow when unpacking long long".
+    for command in (["sample", "probe-gan"], ["reconstruct", "probe-ae"]):
+        code = main([*command, "--seed", str(2**64), "--out", str(tmp_path / "x.png")])
+        _one_error_line(capsys, code, r"--seed 18446744073709551616: give a seed from 0")
+    assert not list(tmp_path.iterdir())
+
+
+def test_sigterm_during_a_command_is_one_line_and_leaves_no_temporary_file(
+        tmp_path: Path, saved_gan: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    # SIGTERM killed `zoo sample` silently (exit -15) and left .NAME.XXXX.tmp.png beside the output.
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def killed_while_writing(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
+        Path(str(fp)).write_bytes(b"half a png")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Image.Image, "save", killed_while_writing)
+    before = signal.getsignal(signal.SIGTERM)
+    code = main(["sample", str(saved_gan), "-n", "4", "--out", str(out / "grid.png")])
+    assert code == 128 + signal.SIGTERM
+    _one_error_line(capsys, code, "terminated by SIGTERM")
+    assert not list(out.iterdir()), "a temporary file was left behind"
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers restored for whoever called main()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_an_unwritable_output_names_the_path_given_not_a_temporary_one(saved_gan: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # The message named /proc/self/.x.k2j4.tmp.png, a file the user never asked for.
+    code = main(["sample", str(saved_gan), "--out", "/proc/self/x.png"])
+    line = _one_error_line(capsys, code, re.escape("/proc/self/x.png"))
+    assert ".tmp" not in line
+
+
+def test_a_symlink_loop_in_an_output_path_says_what_is_in_the_way(tmp_path: Path, saved_gan: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # Only "l: File exists" before.
+    os.symlink("loop", tmp_path / "loop")
+    code = main(["sample", str(saved_gan), "--out", str(tmp_path / "loop" / "s.png")])
+    _one_error_line(capsys, code, "in the way; remove it or choose another path")
+
+
+def test_log_lines_escape_terminal_control_characters(tmp_path: Path) -> None:
+    # A folder name reached the terminal raw in zoo train's log lines: ESC ] 0 ; ... BEL retitles the terminal.
+    import subprocess
+
+    import _probe
+
+    out = tmp_path / "run\x1b]0;pwned\x07"
+    proc = subprocess.run(_probe.zoo_command("train", "probe-ae", "--data", "digits", "--steps", "1", "--set",
+                                             "data_shape=[1,8,8]", "--out", str(out)),
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stderr + proc.stdout and "\x07" not in proc.stderr + proc.stdout
+    assert "run\\x1b]0;pwned\\x07" in proc.stderr + proc.stdout

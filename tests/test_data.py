@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
@@ -405,3 +406,90 @@ def test_the_finalize_sample_of_streamed_data_is_bounded_in_bytes(tmp_path: Path
     assert streamed.finalize_count() == len(streamed)  # small data: all of it
     monkeypatch.setattr(stream, "FINALIZE_BYTES", 10 * 4 * 3 * 8 * 8)  # room for 10 float32 images
     assert streamed.finalize_count() == 10
+
+
+# -- hostile files (from the outside audit of issues 12 and 13) --------------------------------------------
+
+
+def test_a_pt_pickle_of_another_protocol_is_one_data_error(tmp_path: Path) -> None:
+    # torch.load printed a multi-line UserWarning (an exception under -W error) before zoo's own error.
+    path = tmp_path / "x.pt"
+    path.write_bytes(pickle.dumps({"images": [1, 2, 3]}, protocol=4))
+    with pytest.raises(DataError, match="x.pt"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize(("tensor", "kind"), [
+    (torch.rand(20, 1, 8, 8).to_sparse(), "sparse_coo"),
+    (torch.empty(20, 1, 8, 8, device="meta"), "meta"),
+])
+def test_sparse_and_meta_tensors_are_refused_by_name(tmp_path: Path, tensor: torch.Tensor, kind: str) -> None:
+    # "unexpected RuntimeError: reshape is not implemented for sparse tensors", "Cannot copy out of meta tensor".
+    torch.save({"images": tensor}, tmp_path / "x.pt")
+    with pytest.raises(DataError, match=f"{kind} tensor"):
+        load_dataset(tmp_path / "x.pt")
+
+
+@pytest.mark.usefixtures("probe_models")
+def test_a_npy_truncated_under_data_workers_is_one_clear_line(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    import zoo.data._stream as stream
+    from zoo.train import Callback, TrainConfig, train
+
+    path = tmp_path / "x.npy"
+    np.save(path, (np.random.default_rng(0).random((400, 1, 8, 8)) * 255).astype(np.uint8))
+    monkeypatch.setattr(stream, "STREAM_ABOVE_BYTES", 0)
+
+    class Truncate(Callback):  # another process cuts the file once training has opened it
+        def on_train_start(self, trainer: object) -> None:
+            os.truncate(path, 128 + 64 * 10)
+
+    config = TrainConfig(data=str(path), steps=30, batch_size=32, data_workers=1, out=str(tmp_path / "run"))
+    with pytest.raises(DataError) as info:
+        train("probe-ae", config, quiet=True, callbacks=[Truncate()], data_shape=(1, 8, 8))
+    message = str(info.value)
+    # It came through the DataLoader as "Caught DataError in DataLoader worker process 0. Original Traceback ...".
+    assert "is cut short" in message and "Traceback" not in message and "worker" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.broadcast_to(np.zeros((1, 1, 64, 64), dtype=np.uint8), (50_000, 1, 64, 64)),  # 4 KB, 820 MB as float
+    lambda: torch.zeros(1, 3, 32, 32).expand(50_000, 3, 32, 32),
+    lambda: np.lib.stride_tricks.as_strided(np.zeros(4096, dtype=np.uint8), (50_000, 1, 64, 64), (1, 1, 64, 1)),
+], ids=["numpy broadcast", "torch expand", "overlapping strides"])
+def test_a_stride_zero_array_is_refused_before_it_is_expanded(make) -> None:
+    import tracemalloc
+
+    images = make()
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="broadcast or overlapping-strides"):
+            validate_images(images, where="data")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
+
+
+def test_an_image_folder_is_read_without_following_symlinks_out_of_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for name in ("cat", "dog"):
+        (data / name).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (8, 8), color=40 * i).save(data / name / f"{i}.png")
+    (data / "cat" / "5.png").symlink_to(data / "cat" / "0.png")  # inside the folder: fine
+    assert load_dataset(data).images.shape[0] == 9
+    outside = tmp_path / "private.png"
+    Image.new("L", (8, 8), color=7).save(outside)
+    (data / "dog" / "9.png").symlink_to(outside)
+    with pytest.raises(DataError, match="is a symlink to .*private.png, outside the dataset folder"):
+        load_dataset(data)
+    (data / "dog" / "9.png").unlink()
+    elsewhere = tmp_path / "birds"
+    elsewhere.mkdir()
+    Image.new("L", (8, 8)).save(elsewhere / "0.png")
+    (data / "bird").symlink_to(elsewhere)  # a class folder that is elsewhere
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        load_dataset(data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from torch import nn
 import zoo
 import zoo.data
 import zoo.eval
-from zoo.cli import main
 from zoo._entries import read_metrics
+from zoo.cli import main
 from zoo.errors import ConfigError, DataError, LoadError, ZooError
 from zoo.eval import class_entropy, frechet_distance, precision_recall, psnr
 
@@ -315,3 +316,32 @@ def test_docs_examples_run() -> None:
     namespace: dict[str, object] = {"__name__": "docs_evaluation"}
     for block in blocks:
         exec(compile(block, "docs/evaluation.md", "exec"), namespace)
+
+
+def test_eval_of_a_run_writes_both_result_files_or_neither(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A FIFO named metrics.json: eval.json was written first, then the error; the results table was never shown.
+    zoo.save(zoo.create(AE), tmp_path)
+    os.mkfifo(tmp_path / "metrics.json")
+    code = main(["eval", str(tmp_path), "--seeds", "1"])
+    out, err = capsys.readouterr()
+    assert code != 0 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("zoo: error: ")]
+    assert errors == [err.strip().splitlines()[-1]] and "metrics.json: it is a FIFO" in errors[0]
+    assert "mse" in out  # the results are shown even though they could not be written
+    assert not (tmp_path / "eval.json").exists()
+
+
+def test_cli_eval_of_a_registry_name_leaves_a_folder_of_that_name_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    result = zoo.evaluate(_tiny(AE, latent_dim=4), data=DATA, seeds=(0,), num_samples=64)
+    folder = zoo.save(_tiny(AE, latent_dim=4), tmp_path / AE)  # ./probe-ae, beside the name probe-ae
+    (folder / "metrics.json").write_text('{"mine": true}\n')
+    scored: list[object] = []
+    monkeypatch.setattr(zoo, "evaluate", lambda source, **kw: scored.append(source) or result)
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", AE, "--data", DATA, "--seeds", "1"]) == 0
+    assert scored == [AE] and "wrote" not in capsys.readouterr().out
+    assert (folder / "metrics.json").read_text() == '{"mine": true}\n'  # the registry model was scored, not it
+    assert not (folder / "eval.json").exists()
+    assert main(["eval", f"./{AE}", "--data", DATA, "--seeds", "1"]) == 0  # the folder itself: written there
+    assert "mine" not in (folder / "metrics.json").read_text()

@@ -19,9 +19,9 @@ import torch
 from torch import Tensor, nn
 
 import zoo
-from zoo.protocols import ConditionalGenerator, data_shape_of, ema_generator_of, is_gan, sampler_of
 from zoo._registry import get_registry
 from zoo.errors import ConfigError, ExportError
+from zoo.protocols import ConditionalGenerator, data_shape_of, ema_generator_of, is_gan, sampler_of
 
 from _probe import NAMES as PROBES
 
@@ -277,3 +277,16 @@ def test_auto_names_the_operation_when_both_exporters_refuse(tmp_path: Path) -> 
         export_onnx(_Unsupported(), tmp_path)
     assert excinfo.value.operation is not None and "polygamma" in excinfo.value.operation
     assert "torchscript" in str(excinfo.value) and "dynamo" in str(excinfo.value) and "\n" not in str(excinfo.value)
+
+
+@pytest.mark.dense
+def test_export_doc_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks, "docs/export.md lost its example"
+    for block in blocks:
+        exec(compile(block, "docs/export.md", "exec"), {})
+    assert (tmp_path / "exported" / "vae" / MANIFEST_NAME).is_file()

@@ -819,9 +819,10 @@ def _dribble(handler: object, head: bytes, seconds: float) -> None:
         time.sleep(seconds / len(head))
 
 
-@pytest.mark.parametrize("call", ["load", "pull"])
+@pytest.mark.parametrize("call", ["load", "pull", "zoo pull"])
 def test_a_server_dribbling_its_headers_hits_the_deadline(hostile: object, monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path, call: str) -> None:
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          call: str) -> None:
     """The deadline counts the whole request: a byte every few milliseconds never trips the per-read timeout."""
     from zoo.errors import HubTimeoutError
     from zoo.hub import _http
@@ -830,12 +831,18 @@ def test_a_server_dribbling_its_headers_hits_the_deadline(hostile: object, monke
     server = hostile(lambda h: _dribble(h, head, seconds=4.0))  # type: ignore[operator]
     monkeypatch.setattr(_http, "DEADLINE_BASE_S", 0.5)
     started = time.monotonic()
-    with pytest.raises(HubTimeoutError, match="ran past its deadline"):
-        if call == "load":
-            zoo.load("hf-hub:evil/repo", endpoint=server.endpoint)
-        else:
-            zoo.pull(f"evil/repo@{SHA}", out=tmp_path / "out", endpoint=server.endpoint)
+    if call == "zoo pull":
+        monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)  # type: ignore[attr-defined]
+        assert main(["pull", f"evil/repo@{SHA}", "--out", str(tmp_path / "out")]) != 0
+        assert "ran past its deadline" in capsys.readouterr().err
+    else:
+        with pytest.raises(HubTimeoutError, match="ran past its deadline"):
+            if call == "load":
+                zoo.load("hf-hub:evil/repo", endpoint=server.endpoint)
+            else:
+                zoo.pull(f"evil/repo@{SHA}", out=tmp_path / "out", endpoint=server.endpoint)
     assert time.monotonic() - started < 2.5
+    assert not (tmp_path / "out").exists()
 
 
 def test_weights_announced_over_the_loaders_limit_are_refused_before_download(hostile: object,

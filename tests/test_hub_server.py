@@ -437,9 +437,11 @@ def test_request_bodies_are_bounded(tmp_path: Path) -> None:
         assert HfApi(endpoint=hub.endpoint, token=TOKEN).create_repo("alice/ok").repo_id == "alice/ok"
 
 
-def test_without_disable_xet_the_server_says_what_to_do(hub: HubServer, api: HfApi,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_disable_xet_the_default_client_uploads_through_xet(hub: HubServer, api: HfApi, cache: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 20.3: hf_xet installed, Xet not disabled: the test Hub serves the Xet write token and content store.
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
     api.create_repo("alice/demo")
-    with pytest.raises(Exception, match="501"):  # the body says: set HF_HUB_DISABLE_XET=1
-        api.upload_file(path_or_fileobj=b"\0binary", path_in_repo="w.safetensors", repo_id="alice/demo")
+    api.upload_file(path_or_fileobj=b"\0binary", path_in_repo="w.safetensors", repo_id="alice/demo")
+    assert any("xet-write-token" in path for _, path in hub.request_log)
+    assert _download(hub, cache, "w.safetensors") == b"\0binary"

@@ -22,10 +22,10 @@ from huggingface_hub import ModelCard, constants, hf_hub_download
 
 import zoo
 from zoo import WeightsEntry
-from zoo.cli import main
 from zoo._registry import default_entry_name, get_registry, registry_root
 from zoo._registry import entries_from_folder as first_party_entries
 from zoo._resolve import load_entry
+from zoo.cli import main
 from zoo.errors import ChecksumError, ConfigError, LoadError
 from zoo.testing import HubServer
 

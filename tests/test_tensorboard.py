@@ -20,7 +20,7 @@ from zoo.train._config import lr_factor
 from _probe import AE, GAN
 
 pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 pytestmark = pytest.mark.usefixtures("probe_models")
 
@@ -114,7 +114,8 @@ def test_cli_error_is_one_line_naming_the_extra(tmp_path: Path, monkeypatch: pyt
 
 def test_train_help_lists_the_logger_field(capsys: pytest.CaptureFixture[str]) -> None:
     _cli_main()(["train", "--help"])
-    assert "logger                     str; default \"none\"; live logging: none, tensorboard" in capsys.readouterr().out
+    line = 'logger                     str; default "none"; live logging: none, tensorboard'
+    assert line in capsys.readouterr().out
 
 
 class _RecordingLogger(Callback):
@@ -124,9 +125,6 @@ class _RecordingLogger(Callback):
 
     def __init__(self) -> None:
         self.logged: list[int] = []
-
-    def on_step_end(self, trainer: object, logs: dict[str, float]) -> None:
-        self.logged.append(trainer.step)  # type: ignore[attr-defined]
 
     def on_log(self, trainer: object, step: int, metrics: dict[str, float]) -> None:
         self.logged.append(step)
@@ -169,3 +167,23 @@ def _cli_main():  # type: ignore[no-untyped-def]
         except ImportError:
             continue
     raise AssertionError("no zoo command line module")
+
+
+@pytest.mark.slow  # two processes under torchrun
+@pytest.mark.dense
+def test_under_torchrun_rank_zero_alone_writes(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "zoo",
+               "train", "dense-ae", "--data", "digits", "--steps", "20", "--batch-size", "32", "--out", str(out),
+               "--set", "data_shape=[1,8,8]", "--set", "log_every=5", "--set", "checkpoint_every=10", "--set",
+               "logger=tensorboard", "--set", "device=cpu", "-q"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert len(list((out / TENSORBOARD_DIR).iterdir())) == 1
+    events = _events(out)
+    assert _steps(events, "train/loss") == [5, 10, 15, 20]
+    assert [e.step for e in events.Images("reconstructions")] == [10, 20]

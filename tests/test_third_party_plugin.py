@@ -369,7 +369,8 @@ import torch
 
 import zoo
 from zoo.cli import main
-from zoo._registry import get_registry, plugin_callbacks
+from zoo._registry import get_registry
+from zoo.train._run import plugin_callbacks
 from zoo.train import TrainConfig, train
 
 

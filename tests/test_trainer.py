@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 import zoo
+from zoo.cli import main
 from zoo.errors import ConfigError, NonFiniteLossError, ResumeMismatchError, TrainingError
 from zoo.train import TrainConfig, train
 
@@ -848,3 +850,121 @@ def test_a_streamed_run_reads_no_images_for_a_finalize_that_needs_none(tmp_path,
     assert result.status == "completed"
     # Pictures take 64 test images; the reconstruction objective's finalize reads none (it read 20,000 before).
     assert all(n <= 64 for n in spread), spread
+
+
+# -- faults in a run directory (from the outside audit of issues 12 and 13) ---------------------------------------
+
+
+@pytest.fixture
+def _alarm() -> Iterator[None]:
+    """Fail instead of hanging the suite when a read blocks (a FIFO)."""
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("blocked for 30 s: a read or write is not bounded in time")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], code: int, pattern: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code != 0 and "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("zoo: error: "), err
+    assert "unexpected" not in lines[0], lines[0]
+    assert re.search(pattern, lines[0]), f"{pattern!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def _run_digits(tmp_path: Path, *, resume: bool = False, steps: int = 2, name: str = AE) -> None:
+    config = TrainConfig(data="digits", steps=steps, batch_size=32, out=str(tmp_path / "run"), device="cpu")
+    train(name, config, resume=resume, quiet=True, data_shape=(1, 8, 8))
+
+
+@pytest.mark.usefixtures("_alarm")
+def test_a_fifo_in_place_of_the_loss_log_is_refused_without_blocking(tmp_path: Path) -> None:
+    # `zoo train --resume` blocked forever opening run/metrics.jsonl for writing.
+    _run_digits(tmp_path)
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.unlink()
+    os.mkfifo(log)
+    with pytest.raises(TrainingError, match="metrics.jsonl is a FIFO"):
+        _run_digits(tmp_path, resume=True, steps=4)
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe\x80garbage\n", b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"\n"])
+def test_a_damaged_loss_log_does_not_stop_a_resume(tmp_path: Path, damage: bytes) -> None:
+    # "unexpected UnicodeDecodeError" and "unexpected RecursionError" from reading the old log.
+    _run_digits(tmp_path)
+    log = tmp_path / "run" / "metrics.jsonl"
+    log.write_bytes(log.read_bytes() + damage)
+    _run_digits(tmp_path, resume=True, steps=4)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records and records[-1]["step"] == 4
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    (lambda p: (p.unlink(), os.mkfifo(p)), "a FIFO"),
+    (lambda p: (p.unlink(), p.mkdir()), "a folder"),
+    (lambda p: (p.unlink(), os.symlink(p.name, p)), "a broken symlink"),
+])
+def test_resume_says_what_is_in_place_of_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        make: object, kind: str) -> None:
+    # It said "holds no checkpoint.safetensors".
+    _run_digits(tmp_path)
+    make(tmp_path / "run" / "checkpoint.safetensors")  # type: ignore[operator]
+    code = main(["train", "--out", str(tmp_path / "run"), "--resume"])
+    _one_error_line(capsys, code, f"checkpoint.safetensors is {kind}")
+
+
+def test_a_duplicate_key_in_a_recorded_train_config_is_refused(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # The last of two "lr" values silently won; JSON readers disagree on which one counts, so neither is trusted.
+    _run_digits(tmp_path)
+    recorded = tmp_path / "run" / "train_config.json"
+    text = recorded.read_text()
+    recorded.write_text(text.replace("{", '{\n  "seed": 7,', 1))
+    code = main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4"])
+    _one_error_line(capsys, code, "names the key 'seed' twice")
+
+
+def test_resume_of_a_file_says_it_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f").write_text("x")
+    code = main(["train", "--out", str(tmp_path / "f"), "--resume"])
+    _one_error_line(capsys, code, "is a file, not a run directory")
+
+
+def test_labels_out_of_the_models_range_are_one_clear_error_before_training(tmp_path, capsys):
+    from zoo.errors import DataError
+
+    from _probe import CLASSIFIER
+
+    # digits has labels 0..9; a 5-class classifier failed inside cross_entropy: "unexpected IndexError ... bug".
+    with pytest.raises(DataError, match=r"labels go up to 9, but the model has 5 classes.*num_classes=10"):
+        train(CLASSIFIER, _cfg(tmp_path, steps=2), quiet=True, data_shape=(1, 8, 8), num_classes=5)
+    assert _cli("train", CLASSIFIER, "--data", "digits", "--steps", "2", "--set", "data_shape=[1,8,8]", "--set",
+                "num_classes=5", "--out", str(tmp_path / "cli"), "-q") == 2
+    err = capsys.readouterr().err
+    assert "num_classes=10" in err and "bug in zoo" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_warns_when_the_data_file_changed_since_the_run_began(tmp_path, caplog):
+    import numpy as np
+
+    path = tmp_path / "x.npy"
+    np.save(path, (np.random.default_rng(0).random((60, 1, 8, 8)) * 255).astype(np.uint8))
+    common = {"data": str(path), "checkpoint_every": 2}
+    train(AE, _cfg(tmp_path, steps=2, **common), quiet=True, data_shape=(1, 8, 8))
+    with caplog.at_level("WARNING", logger="zoo.train"):
+        train(AE, _cfg(tmp_path, steps=4, **common), resume=True, quiet=True, data_shape=(1, 8, 8))
+    assert not [r for r in caplog.records if "changed since this run began" in r.getMessage()]
+    np.save(path, (np.random.default_rng(1).random((60, 1, 8, 8)) * 255).astype(np.uint8))  # same size, new pixels
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="zoo.train"):
+        train(AE, _cfg(tmp_path, steps=6, **common), resume=True, quiet=True, data_shape=(1, 8, 8))
+    warned = [r.getMessage() for r in caplog.records if "changed since this run began" in r.getMessage()]
+    assert len(warned) == 1 and str(path) in warned[0] and "same size, other content" in warned[0]

@@ -27,6 +27,7 @@ _SUBMOD_ATTRS: dict[str, list[str]] = {
     "zoo._registry": ["entries_from_folder", "register_plugin", "reload_registry", "unregister_plugin"],
     "zoo._resolve": ["pull"],
     "zoo._specs": ["Data", "DatasetSpec", "ModelSpec"],
+    "zoo.export": ["export_onnx"],
     "zoo.hookspecs": ["hookimpl"],
     "zoo.hub": ["PushResult", "push"],
     "zoo.protocols": [
@@ -77,6 +78,7 @@ __all__ = [
     "entries_from_folder",
     "errors",
     "evaluate",
+    "export_onnx",
     "hookimpl",
     "hookspecs",
     "info",
@@ -115,6 +117,7 @@ if TYPE_CHECKING:  # what the names above are, for mypy and editors; never run
     from zoo._registry import entries_from_folder, register_plugin, reload_registry, unregister_plugin
     from zoo._resolve import pull
     from zoo._specs import Data, DatasetSpec, ModelSpec
+    from zoo.export import export_onnx
     from zoo.hookspecs import hookimpl
     from zoo.hub import PushResult, push
     from zoo.protocols import (

@@ -45,6 +45,7 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 LOSS_CURVE_NAME = "loss_curve.png"
 SNAPSHOTS_DIR = "snapshots"
 RUN_LOCK_NAME = ".zoo-train.lock"  # flock-ed by the one process training into the folder
+DATA_FINGERPRINT_NAME = "data_fingerprint.json"  # what the training data was when the run began
 TENSORBOARD_DIR = "tensorboard"  # logger=tensorboard's event files
 # Run configs are a few hundred bytes; anything far larger is not one.
 MAX_RUN_JSON_BYTES = 1_000_000
@@ -137,6 +138,7 @@ def iter_metrics(path: Path) -> Iterator[dict[str, Any]]:
 __all__ = [
     "CHECKPOINT_NAME",
     "CONFIG_NAME",
+    "DATA_FINGERPRINT_NAME",
     "ENTRY_NAME",
     "EVAL_METRICS_NAME",
     "IMAGE_NAMES",

@@ -17,6 +17,7 @@ the stored one, and loading ties them again.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -98,7 +99,19 @@ def config_document(model: nn.Module, registry: Registry | None = None) -> dict[
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
     """Atomically write a safetensors file; tensors that share memory are written as separate copies."""
     with atomic_destination(path) as temporary:
-        save_file(_independent(tensors), temporary, metadata=metadata)
+        try:
+            save_file(_independent(tensors), temporary, metadata=metadata)
+        except SafetensorError as exc:  # safetensors reports a failed write (a full disk) as its own error
+            raise _as_os_error(exc, path) from None
+
+
+def _as_os_error(exc: SafetensorError, path: Path) -> OSError:
+    """The OSError inside a SafetensorError ("I/O error: No space left on device (os error 28)"), for ``path``."""
+    found = re.search(r"\(os error (\d+)\)", str(exc))
+    if found is None:
+        return OSError(errno.EIO, f"cannot write the file ({str(exc)[:200]})", os.fspath(path))
+    number = int(found.group(1))
+    return OSError(number, os.strerror(number), os.fspath(path))
 
 
 def _independent(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -105,6 +105,9 @@ class DatasetSpec:
 
     ``classifier`` names the classifier (a source ``zoo.load`` takes, e.g. ``"digit-cnn.mnist5k"``) whose
     feature space evaluation scores generated samples of this dataset in; None: callers must pass one.
+    ``augment`` is a random, shape-preserving transform of a batch of training images ``(N, C, H, W)`` (flips,
+    shifts, crops of a padded image), on the training device; the trainer applies it to every training batch
+    of this dataset, never to the test split or to evaluation. None: batches are used as they are.
     """
 
     name: str
@@ -113,8 +116,12 @@ class DatasetSpec:
     classifier: str | None = None
     # The Hugging Face Hub dataset it comes from (e.g. "ylecun/mnist"), for model cards' `datasets:`; None if none.
     hub_dataset: str | None = None
+    augment: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "dataset")
+        if self.augment is not None and not callable(self.augment):
+            raise ConfigError(f"dataset {self.name!r}: augment must be a callable (images) -> images, got "
+                              f"{self.augment!r}")
         if self.classifier is not None and (not isinstance(self.classifier, str) or not self.classifier):
             raise ConfigError(f"dataset {self.name!r}: classifier must name a model source, got {self.classifier!r}")

@@ -8,6 +8,7 @@ valid PEP 440 version, so a hostile ``config.json`` cannot put pip options or sh
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -28,6 +29,19 @@ def escape_for_terminal(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def escape_lines(text: str) -> str:
+    """:func:`escape_for_terminal` on each line of ``text``, keeping its line breaks (a traceback stays readable)."""
+    return "\n".join(escape_for_terminal(line) for line in text.split("\n"))
+
+
+class TerminalFormatter(logging.Formatter):
+    """A logging formatter whose output is escaped line by line: log messages name folders, files and values
+    from configs, and a terminal must never act on what they contain."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_lines(super().format(record))
 
 
 def shown(value: object, limit: int = MAX_SHOWN) -> str:

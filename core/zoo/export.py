@@ -152,7 +152,7 @@ def export_onnx(model_or_source: nn.Module | PathLike, out_dir: PathLike, *, ops
         "graphs": [asdict(graph) for graph in graphs],
     }
     atomic_write_bytes(out / MANIFEST_NAME, (json.dumps(manifest, indent=2) + "\n").encode())
-    logger.info("exported %s to %s: %s", architecture, out, ", ".join(g.file for g in graphs))
+    logger.debug("exported %s to %s: %s", architecture, out, ", ".join(g.file for g in graphs))
     return graphs
 
 
@@ -321,21 +321,25 @@ def _export(plan: _Plan, out: Path, architecture: str, *, opset: int, check: boo
     output_axes = {name: _output_axes(plan, name, i, reference, size) for i, name in enumerate(plan.outputs)}
     path = out / f"{plan.name}.onnx"
     tries: list[Exporter] = ["torchscript", "dynamo"] if exporter == "auto" else [exporter]
-    failures: list[ExportError] = []
+    refusals: list[_Refused] = []
     for used in tries:
         try:
-            _write(plan, examples, path, used, architecture, opset, input_axes, output_axes)
-            error = _check(plan, path, architecture, size) if check else None
+            _write(plan, examples, path, used, opset, input_axes, output_axes)
+            with _translated_errors(used):
+                error = _check(plan, path, size) if check else None
             break
-        except ExportError as exc:
-            failures.append(exc)
+        except _Refused as refused:
+            refusals.append(refused)
             if used != tries[-1]:
-                logger.info("%s; trying the torch.export-based exporter", exc)
+                logger.info("the %s exporter cannot export the %s of %s (%s); trying the %s exporter", used,
+                            plan.name, architecture, refused.reason, tries[-1])
     else:
-        last = failures[-1]
-        earlier = "".join(f" (the {t} exporter failed too: {f})" for t, f in zip(tries, failures[:-1], strict=False))
-        raise ExportError(f"{last}{earlier}", architecture=architecture,
-                          operation=next((f.operation for f in reversed(failures) if f.operation), None)) from last
+        reasons = "; ".join(f"{r.exporter} exporter: {r.reason}" for r in refusals) if len(refusals) > 1 else (
+            refusals[0].reason)
+        operation = next((r.operation for r in refusals if r.operation), None)
+        fix = refusals[-1].fix
+        raise ExportError(f"{architecture}: cannot export the {plan.name} to ONNX (opset {opset}): {reasons}; {fix}",
+                          architecture=architecture, operation=operation) from refusals[-1].__cause__
     return ExportedGraph(
         name=plan.name, file=path.name, description=plan.description,
         inputs=tuple(_spec(name, value, input_axes[name]) for name, value in plan.inputs),
@@ -346,9 +350,9 @@ def _export(plan: _Plan, out: Path, architecture: str, *, opset: int, check: boo
     )
 
 
-def _write(plan: _Plan, examples: tuple[Tensor, ...], path: Path, exporter: Exporter, architecture: str, opset: int,
+def _write(plan: _Plan, examples: tuple[Tensor, ...], path: Path, exporter: Exporter, opset: int,
            input_axes: dict[str, dict[int, str]], output_axes: dict[str, dict[int, str]]) -> None:
-    with _translated_errors(plan.name, architecture, opset, exporter), _quiet_exporter():
+    with _translated_errors(exporter), _quiet_exporter():
         if exporter == "dynamo":
             _export_dynamo(plan, examples, path, input_axes, opset)
         else:
@@ -412,7 +416,7 @@ def _spec(name: str, value: Tensor, axes: dict[int, str]) -> TensorSpec:
     return TensorSpec(name=name, dtype=str(value.dtype).removeprefix("torch."), shape=shape)
 
 
-def _check(plan: _Plan, path: Path, architecture: str, size: tuple[int, ...] | None) -> float:
+def _check(plan: _Plan, path: Path, size: tuple[int, ...] | None) -> float:
     """Largest absolute difference between onnxruntime and PyTorch, at another batch size (and image size)."""
     import onnxruntime
 
@@ -428,36 +432,44 @@ def _check(plan: _Plan, path: Path, architecture: str, size: tuple[int, ...] | N
         for name, want, have in zip(plan.outputs, expected, got, strict=True):
             have_t = torch.from_numpy(have)
             if have_t.shape != want.shape:
-                raise ExportError(f"{architecture}: the exported {plan.name} gives {name} of shape "
-                                  f"{tuple(have_t.shape)} for inputs of batch {CHECK_BATCH}, PyTorch "
-                                  f"{tuple(want.shape)}: a size is baked into the graph (a shape read as a Python "
-                                  "number in forward); compute it from tensor shapes", architecture=architecture)
+                raise _Refused("", None, f"the graph gives {name} of shape {tuple(have_t.shape)} for inputs of "
+                               f"batch {CHECK_BATCH}, PyTorch {tuple(want.shape)}",
+                               "a size is baked into the graph (a shape read as a Python number in forward); compute "
+                               "it from tensor shapes")
             error = float((have_t.double() - want.double()).abs().max()) if want.numel() else 0.0
             scale = max(1.0, float(want.abs().max()) if want.numel() else 0.0)
             if not error <= TOLERANCE * scale:
-                raise ExportError(f"{architecture}: the exported {plan.name} differs from PyTorch by {error:.3g} in "
-                                  f"{name} (allowed {TOLERANCE * scale:.3g}); forward may depend on data through "
-                                  "Python control flow, which the exporter records for the example input only",
-                                  architecture=architecture)
+                raise _Refused("", None, f"in onnxruntime the graph differs from PyTorch by {error:.3g} in {name} "
+                               f"(allowed {TOLERANCE * scale:.3g})", "forward may depend on the data through Python "
+                               "control flow, which the exporter records for the example input only")
             worst = max(worst, error)
     return worst
 
 
+class _Refused(Exception):
+    """One exporter's failure on one graph: the operation it blames, why, and what would fix it."""
+
+    def __init__(self, exporter: str, operation: str | None, reason: str, fix: str) -> None:
+        super().__init__(reason)
+        self.exporter, self.operation, self.reason, self.fix = exporter, operation, reason, fix
+
+
 @contextlib.contextmanager
-def _translated_errors(graph: str, architecture: str, opset: int, exporter: str) -> Iterator[None]:
-    """An exporter failure as an ExportError naming the graph and the operation."""
+def _translated_errors(exporter: str) -> Iterator[None]:
+    """An exporter's failure (and a failed check) as a :class:`_Refused` naming the exporter and the operation."""
     try:
         yield
-    except ExportError:
+    except _Refused as refused:
+        refused.exporter = exporter
         raise
     except Exception as exc:  # torch.onnx.errors.*, tracing errors (RuntimeError), torch.export's errors
-        text = _ANSI.sub("", str(exc))
+        text = _ANSI.sub("", str(exc)).strip()
         operation = _operation_in(text)
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        what = f"operation {operation} is not supported" if operation else "the exporter failed"
-        raise ExportError(f"{architecture}: cannot export the {graph} to ONNX with the {exporter} exporter (opset "
-                          f"{opset}): {what} ({type(exc).__name__}: {first[:300]}); replace that operation in the "
-                          "model, or try another --opset", architecture=architecture, operation=operation) from exc
+        first = text.splitlines()[0][:200] if text else type(exc).__name__
+        reason = f"operation {operation} is not supported" if operation else f"{type(exc).__name__}: {first}"
+        fix = ("replace that operation in the model, or try another --opset" if operation else
+               "`zoo -v export ...` shows the exporter's traceback")
+        raise _Refused(exporter, operation, reason, fix) from exc
 
 
 def _operation_in(text: str) -> str | None:
@@ -475,6 +487,11 @@ def _quiet_exporter() -> Iterator[None]:
     tells whether the graph is right, so their warnings only go to the debug log."""
     # torch 2.13's TorchScript exporter switches its C++ log on for good (setup_onnx_logging tests the function
     # _jit_is_onnx_log_enabled instead of calling it) and then prints the whole graph to stdout when it fails.
+    # The torch.export-based one warns of every torchvision op it lacks and narrates its optimisation passes.
+    chatty = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
+    levels = [log.level for log in chatty]
+    for log in chatty:
+        log.setLevel(logging.ERROR)
     log_was_on = torch._C._jit_is_onnx_log_enabled()
     print_log = torch._C._jit_onnx_log
     torch._C._jit_onnx_log = lambda *parts: logger.debug("torch.onnx: %s", " ".join(map(str, parts)))
@@ -485,6 +502,8 @@ def _quiet_exporter() -> Iterator[None]:
     finally:
         torch._C._jit_onnx_log = print_log
         torch._C._jit_set_onnx_log_enabled(log_was_on)
+        for log, level in zip(chatty, levels, strict=True):
+            log.setLevel(level)
     for warning in caught:
         logger.debug("torch.onnx: %s", warning.message)
 

@@ -78,7 +78,9 @@ def zoo_callbacks(train_config: TrainConfig) -> list[Callback]:
     """Return trainer callbacks (:class:`zoo.train.Callback`) to attach to a training run.
 
     Called once per run with its validated ``TrainConfig``; return an empty list to stay out of this run.
-    This is how a TensorBoard or W&B logger ships as its own package. A raising hook, or one returning
-    something other than callbacks, is skipped with a warning (fatal with ``ZOO_STRICT_PLUGINS=1``).
+    This is how a logger (W&B, MLflow) ships as its own package: return its callback when
+    ``train_config.logger`` names it, the name the callback's ``logger_name`` claims (``--set logger=wandb``;
+    docs/training.md). A raising hook, or one returning something other than callbacks, is skipped with a
+    warning (fatal with ``ZOO_STRICT_PLUGINS=1``).
     """
     raise NotImplementedError

@@ -13,8 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zoo._registry import get_registry
-from zoo._text import shown
 from zoo._train_config import TrainConfig
 
 
@@ -34,14 +32,6 @@ def recipe_help(recipe: dict[str, Any]) -> str:
         return "recipe: none (the training defaults below apply)"
     pairs = " ".join(f"{key}={json.dumps(value, separators=(',', ':'))}" for key, value in _flat(recipe, ""))
     return f"recipe (training defaults of this architecture; --lr, --epochs, --set ... override them): {pairs}"
-
-
-def recipe_help_of(name: str) -> str:
-    """:func:`recipe_help` for the architecture ``name`` (``zoo train NAME --help``)."""
-    registry = get_registry()
-    if name not in registry.models:
-        return f"recipe: no architecture named {shown(name, limit=80)} is installed (see `zoo list`)"
-    return recipe_help(registry.models[name].recipe)
 
 
 def _flat(values: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import zoo
+from zoo._resolve import parse_source
 from zoo.cli._common import data_of, say
 from zoo.errors import ConfigError
 from zoo.eval import write_metrics
@@ -29,7 +30,9 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         say(format_table(result))
     sys.stdout.flush()  # the results stay on screen even if writing them into the run directory fails
-    written = write_metrics(result, args.source) if Path(args.source).is_dir() else None
+    # Only into the folder that was scored: `zoo eval dense-ae` scores the registry model, even beside ./dense-ae.
+    scored_a_folder = parse_source(args.source).kind == "directory" and Path(args.source).is_dir()
+    written = write_metrics(result, args.source) if scored_a_folder else None
     if written is not None and not args.quiet:
         say(f"wrote {written} and {written.with_name('eval.json')}", file=sys.stderr if args.json else sys.stdout)
     return 0

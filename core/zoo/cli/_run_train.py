@@ -15,6 +15,7 @@ from zoo._config import validate_config
 from zoo._registry import get_registry
 from zoo._text import shown
 from zoo.cli._common import report
+from zoo.cli._fields import recipe_help
 from zoo.errors import ConfigError
 from zoo.train import TrainConfig, train
 from zoo.train._resume import cli_options, recorded_run
@@ -55,6 +56,18 @@ def run_train(args: argparse.Namespace) -> int:
     if _is_main_process():  # under torchrun every rank returns here; one line is enough
         report(args, f"trained {name} for {result.step} steps ({result.status}); run directory: {result.out}")
     return 0
+
+
+def recipe_help_of(name: str) -> str:
+    """:func:`~zoo.cli._fields.recipe_help` for the architecture ``name`` (``zoo train NAME --help``).
+
+    Here, not in ``_fields``: it builds the registry (every plugin, and torch with them), which the help of
+    ``zoo train`` without a name must not pay for.
+    """
+    registry = get_registry()
+    if name not in registry.models:
+        return f"recipe: no architecture named {shown(name, limit=80)} is installed (see `zoo list`)"
+    return recipe_help(registry.models[name].recipe)
 
 
 def _is_main_process() -> bool:

@@ -21,7 +21,7 @@ class _HelpWithRecipe(argparse.Action):
                  option_string: str | None = None) -> None:
         name = getattr(namespace, "name", None)
         if name:
-            recipe = load("zoo.cli._fields:recipe_help_of")(name)
+            recipe = load("zoo.cli._run_train:recipe_help_of")(name)
             parser.epilog = f"{parser.epilog}\n\n{recipe}" if parser.epilog else recipe
         parser.print_help()
         parser.exit()

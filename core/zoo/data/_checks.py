@@ -51,6 +51,12 @@ def validate_images(images: Any, *, where: str) -> Tensor:
     if math.prod(new_shape) > MAX_ELEMENTS:
         raise DataError(f"{where}: {shape} holds {math.prod(new_shape):,} values, more than the "
                         f"{MAX_ELEMENTS:,} limit (2 GB as float32); use fewer or smaller images")
+    span = _spanned_bytes(images)
+    if span is not None:
+        raise DataError(f"{where}: images of shape {shape} are a view of {span:,} bytes repeated (a broadcast or "
+                        "overlapping-strides array, e.g. np.broadcast_to), which converting would expand to "
+                        f"{math.prod(new_shape) * 4:,} bytes; pass the images themselves (np.ascontiguousarray if "
+                        "you mean the copies)")
 
     if isinstance(images, np.ndarray) and kind == "float":
         images = images.astype(np.float32, copy=False)  # torch has no float128, and float32 is the target anyway
@@ -68,6 +74,20 @@ def validate_images(images: Any, *, where: str) -> Tensor:
         hint = " (values look like 0..255: divide by 255 or store uint8)" if high <= 255.0 and low >= 0 else ""
         raise DataError(f"{where}: float pixel values range over [{low:g}, {high:g}]; expected [0, 1]{hint}")
     return tensor
+
+
+def _spanned_bytes(value: np.ndarray | Tensor) -> int | None:
+    """The bytes ``value`` really spans when that is less than its size (a stride 0 or overlapping strides), else
+    None. Such an array is small in memory and as large as its shape once copied."""
+    if isinstance(value, np.ndarray):
+        shape, strides, item = value.shape, value.strides, value.itemsize  # strides in bytes
+    else:
+        shape, item = tuple(value.shape), value.element_size()
+        strides = tuple(stride * item for stride in value.stride())
+    if 0 in shape:
+        return None
+    span = item + sum((dim - 1) * abs(stride) for dim, stride in zip(shape, strides, strict=True))
+    return span if span < math.prod(shape) * item else None
 
 
 def _array_kind(value: Any, *, where: str, what: str) -> str:

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from zoo._files import not_a_file
 from zoo._specs import Data, Split
+from zoo._text import shown
 from zoo.data._checks import CHANNELS, MAX_ELEMENTS, MAX_SIDE, _nchw_shape, _numpy_kind, holdout, validate_data
 from zoo.data._stream import NpyRows, RowSource, StreamedData, scan_float_rows, should_stream
 from zoo.errors import DataError
@@ -304,7 +305,7 @@ class FolderRows:
         if channels is not None and channels not in CHANNELS:
             raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it")
         size = _image_size(image_size, root)
-        entries = _visible(root)
+        entries = _visible(root, root)
         folders = [entry for entry in entries if entry.is_dir()]
         if folders and len(folders) != len(entries):
             loose = [entry.name for entry in entries if not entry.is_dir()][:3]
@@ -313,7 +314,7 @@ class FolderRows:
         items: list[tuple[Path, int | None]] = []
         if folders:
             for label, folder in enumerate(folders):
-                files = _visible(folder)
+                files = _visible(folder, root)
                 nested = [entry.name for entry in files if entry.is_dir()]
                 if nested:
                     raise DataError(f"{folder}: holds subfolders ({', '.join(nested[:3])}); class folders must "
@@ -358,9 +359,18 @@ class FolderRows:
         return pixels
 
 
-def _visible(folder: Path) -> list[Path]:
+def _visible(folder: Path, root: Path) -> list[Path]:
+    """The entries of ``folder`` (in the dataset folder ``root``) that are data, by name; a symlink that leads out of
+    ``root`` is refused: a data folder is read without following symlinks out of it."""
     # Hidden entries (.DS_Store, .ipynb_checkpoints) are not data.
-    return sorted((entry for entry in folder.iterdir() if not entry.name.startswith(".")), key=lambda p: p.name)
+    entries = sorted((entry for entry in folder.iterdir() if not entry.name.startswith(".")), key=lambda p: p.name)
+    inside = root.resolve()
+    for entry in entries:
+        if entry.is_symlink() and not entry.resolve().is_relative_to(inside):
+            raise DataError(f"{shown(str(entry), 300)} is a symlink to {shown(str(entry.resolve()), 300)}, outside "
+                            f"the dataset folder {shown(str(root), 300)}; zoo does not follow symlinks out of a data "
+                            "folder. Copy the files in, or give the folder they are in")
+    return entries
 
 
 def _image_size(image_size: int | tuple[int, int] | None, root: Path) -> tuple[int, int] | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from zoo._names import NAME_PATTERN
 from zoo._registry import get_registry
@@ -14,6 +15,9 @@ from zoo.data._checks import check_split, validate_data
 from zoo.data._files import ARRAY_SUFFIXES, IMAGE_SUFFIXES, load_path
 from zoo.data._stream import StreamedData
 from zoo.errors import DataError, UnknownNameError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,15 @@ def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *
         if text in registry.datasets or ("dataset", text) in registry.conflicts or not Path(text).exists():
             return _load_registered(text, split, channels=channels, image_size=image_size)
     return load_path(Path(text).expanduser(), split, channels=channels, image_size=image_size, stream=stream)
+
+
+def training_augment(name_or_path: str | os.PathLike[str]) -> Callable[[Tensor], Tensor] | None:
+    """The training-time augmentation of a registered dataset (``DatasetSpec.augment``); None for a path."""
+    text = os.fspath(name_or_path)
+    if isinstance(name_or_path, os.PathLike) or not _is_name(text):
+        return None
+    registry = get_registry()
+    return registry.datasets[text].augment if text in registry.datasets else None
 
 
 def _is_name(text: str) -> bool:

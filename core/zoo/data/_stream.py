@@ -21,7 +21,7 @@ from torch import Tensor
 
 from zoo._specs import Data, Split
 from zoo.data._checks import HOLDOUT_EVERY
-from zoo.errors import DataError
+from zoo.errors import DataError, ZooError
 
 # Data whose float32 copy would take more than this many bytes (or a quarter of the available memory) is
 # streamed; smaller data keeps the in-memory path.
@@ -84,7 +84,8 @@ class NpyRows:
         for i, row in enumerate(rows.tolist()):
             data = os.pread(fd, self.row_bytes, self.offset + row * self.row_bytes)
             if len(data) != self.row_bytes:
-                raise DataError(f"{self.path}: row {row} is cut short; the file is truncated")
+                raise DataError(f"{self.path}: row {row} is cut short; the file was truncated or replaced after it "
+                                "was opened. Restore it; a run continues from its last checkpoint with --resume")
             flat[i] = np.frombuffer(data, dtype=np.uint8)
         return out
 
@@ -158,8 +159,19 @@ class StreamedData:
 
         loader = DataLoader(_Batches(self), batch_size=None, sampler=orders, num_workers=workers,
                             pin_memory=pin_memory, prefetch_factor=4 if workers else None)
-        for images, labels in loader:
+        for item in loader:
+            if isinstance(item, _Failed):
+                raise item.error  # as if read in this process: one clear line, not the worker's traceback
+            images, labels = item
             yield Data(images=images, labels=labels if labels.numel() else None)
+
+
+class _Failed:
+    """What a DataLoader worker returns instead of raising an expected error (a file truncated or unreadable
+    since it was opened): the DataLoader would re-raise it wrapped, with the worker's traceback in its message."""
+
+    def __init__(self, error: ZooError | OSError) -> None:
+        self.error = error
 
 
 class _Batches(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
@@ -168,8 +180,13 @@ class _Batches(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
     def __init__(self, data: StreamedData) -> None:
         self.data = data
 
-    def __getitem__(self, index: Tensor) -> tuple[Tensor, Tensor]:
-        batch = self.data[index]
+    def __getitem__(self, index: Tensor) -> tuple[Tensor, Tensor] | _Failed:
+        try:
+            batch = self.data[index]
+        except (ZooError, OSError) as exc:
+            if torch.utils.data.get_worker_info() is None:
+                raise
+            return _Failed(exc)
         return batch.images, batch.labels if batch.labels is not None else torch.empty(0, dtype=torch.int64)
 
     def __len__(self) -> int:

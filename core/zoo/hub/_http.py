@@ -214,10 +214,6 @@ def transport(where: Where, deadline: Deadline | None = None, what: str = "the a
                 f"downloading {what} of {where.at} from {where.endpoint} ran past its deadline of "
                 f"{deadline.seconds:g} s (the server is too slow or trickles); retry later",
                 repo_id=where.repo_id) from None
-        if isinstance(exc, lib.TooManyRedirects):
-            raise HubRedirectError(f"the Hub at {where.endpoint} redirected {where.at} in a loop (more than "
-                                   f"{MAX_REDIRECTS} redirects); report it to the server's operators",
-                                   repo_id=where.repo_id) from None
         if isinstance(exc, lib.TimeoutException):
             raise HubTimeoutError(
                 f"the Hub at {where.endpoint} did not answer within {REQUEST_TIMEOUT_S:g} s for {where.at}; retry "
@@ -225,7 +221,7 @@ def transport(where: Where, deadline: Deadline | None = None, what: str = "the a
         raise Unreachable(
             f"could not reach the Hub at {where.endpoint} for {where.repo_id} ({type(exc).__name__}); check the "
             "connection, HF_ENDPOINT and any proxy settings", repo_id=where.repo_id) from None
-    except lib.TooManyRedirects:  # not a TransportError in every httpx version
+    except lib.TooManyRedirects:  # not a TransportError: httpx gave up following the redirects
         raise HubRedirectError(f"the Hub at {where.endpoint} redirected {where.at} in a loop (more than "
                                f"{MAX_REDIRECTS} redirects); report it to the server's operators",
                                repo_id=where.repo_id) from None

@@ -18,10 +18,11 @@ pull, so Hub round trips run against 127.0.0.1 with no network::
         hf_hub_download("alice/demo", "config.json", endpoint=hub.endpoint, cache_dir="...")
 
 Set `HF_HUB_DISABLE_TELEMETRY=1` (before importing huggingface_hub) so the client does not call
-`{HF_ENDPOINT}/api/agent-harnesses` on huggingface.co, and `HF_HUB_DISABLE_XET=1` so LFS files (weights,
-anything of 10 MB or more) go through the LFS batch API: the real Hub stores them through Xet, which a local
-server cannot offer. It also serves branches and tags, commit history, `model_info` with `cardData`,
-`get_paths_info`, organisations (`orgs={"acme": ["alice"]}`) and bounded request bodies (`max_body_bytes`).
+`{HF_ENDPOINT}/api/agent-harnesses` on huggingface.co. Large files (weights, anything of 10 MB or more) are uploaded
+as the installed client does it: through Xet with `hf_xet` installed (the default; the server offers the Xet write
+token and content store the client uses), through the LFS batch API with `HF_HUB_DISABLE_XET=1`. It also serves
+branches and tags, commit history, `model_info` with `cardData`, `get_paths_info`, organisations
+(`orgs={"acme": ["alice"]}`) and bounded request bodies (`max_body_bytes`).
 """
 
 from zoo.testing.hub import HubServer

@@ -98,9 +98,22 @@ def load_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
         kind = not_a_file(path, path.stat().st_mode)  # a FIFO or device in its place would block or never end
         if kind is not None:
             raise _bad(path, f"it is not a regular file but {kind}")
+        most_keys, most_bytes = _bounds(model, optimizers)
+        with open(path, "rb") as raw:  # safetensors parses the whole header: bound it first
+            length = int.from_bytes(raw.read(8), "little")
+        if length > 65_536 + 512 * most_keys:
+            raise _bad(path, f"its header is {length:,} bytes, far more than this model's checkpoint needs")
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
-            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
+            keys = list(fh.keys())
+            if len(keys) > most_keys:
+                raise _bad(path, f"it holds {len(keys):,} tensors; this model's checkpoint holds at most {most_keys:,}")
+            announced = sum(math.prod(fh.get_slice(key).get_shape()) * _ITEM_BYTES.get(fh.get_slice(key).get_dtype(), 8)
+                            for key in keys)
+            if announced > most_bytes:  # checked from the header, before any tensor is read
+                raise _bad(path, f"its tensors take {announced:,} bytes; this model's checkpoint takes at most "
+                                 f"{most_bytes:,}")
+            tensors = {key: fh.get_tensor(key) for key in keys}
     except (SafetensorError, OSError, ValueError) as exc:
         raise _bad(path, f"it is unreadable ({exc})") from None
     state, optim_meta = _validate(path, tensors, metadata, model, optimizers)
@@ -110,6 +123,19 @@ def load_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
         raise _bad(path, f"restoring it failed ({type(exc).__name__}: {str(exc)[:300]})") from None
     state.window = {k[len("window/"):]: v for k, v in tensors.items() if k.startswith("window/")}
     return state
+
+
+_ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def _bounds(model: nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> tuple[int, int]:
+    """The most tensors and bytes a checkpoint of ``model`` can hold: its state, up to four optimizer states
+    per parameter (Adam with amsgrad keeps three and a step), the RNG states and the loss window."""
+    state = model.state_dict()
+    parameters = sum(len(group["params"]) for optimizer in optimizers.values() for group in optimizer.param_groups)
+    model_bytes = sum(t.numel() * t.element_size() for t in state.values())
+    most_keys = len(state) + 4 * parameters + 64
+    return most_keys, 5 * model_bytes + 8 * most_keys + (1 << 20)
 
 
 def _restore(tensors: dict[str, Tensor], optim_meta: dict[str, Any], model: nn.Module,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import pydantic
 import torch
@@ -33,6 +33,18 @@ from zoo.protocols import (
 )
 
 Logs = dict[str, Tensor]
+
+
+class Update(NamedTuple):
+    """One network an objective updates, in :meth:`Objective.updates`: its name (the key of its optimizer and of
+    ``loss``), the module whose parameters it updates, and how many updates it gets per training step.
+
+    A plain ``(network, module, steps)`` tuple is accepted too; the trainer reads it as an ``Update``.
+    """
+
+    network: str
+    module: nn.Module
+    steps: int
 
 
 @runtime_checkable

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import json
+import logging
+import os
 import shlex
 import shutil
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from torch import nn
 from zoo._files import atomic_write_bytes, folder_lock, not_a_file
 from zoo._rundir import (
     CHECKPOINT_NAME,
+    DATA_FINGERPRINT_NAME,
     MODEL_CONFIG_NAME,
     RUN_LOCK_NAME,
     TRAIN_CONFIG_NAME,
@@ -31,6 +35,12 @@ from zoo._serialization import config_document
 from zoo._text import shown
 from zoo.errors import ConfigError, ResumeMismatchError, TrainingError
 from zoo.train._config import DEFAULT_EPOCHS, RESUMABLE_KEYS, TrainConfig
+
+logger = logging.getLogger("zoo.train")
+
+# Training data up to this size is hashed for the resume check; larger files are known by size and time.
+FINGERPRINT_HASH_BYTES = 64 << 20
+FINGERPRINT_MAX_FILES = 200_000
 
 
 @dataclass(frozen=True)
@@ -133,9 +143,68 @@ def check_and_record_run(run: RunDir, model: nn.Module, config: TrainConfig, *, 
         )
     if write:
         run.root.mkdir(parents=True, exist_ok=True)
+        fingerprint_path = run.root / DATA_FINGERPRINT_NAME
+        if resume:
+            warn_if_data_changed(fingerprint_path, config.data)
+        else:
+            fingerprint = data_fingerprint(config.data)
+            if fingerprint is not None:
+                atomic_write_bytes(fingerprint_path, (json.dumps(fingerprint, indent=2) + "\n").encode())
         recorded = identity(model, config)
         atomic_write_bytes(run.model_config, (json.dumps(recorded["model"], indent=2) + "\n").encode())
         atomic_write_bytes(run.train_config, (json.dumps(recorded["train"], indent=2) + "\n").encode())
+
+
+def data_fingerprint(data: str) -> dict[str, Any] | None:
+    """What identifies the training data ``data`` when it is a file or folder (None for a registered dataset):
+    its size and modification time, and the sha256 of a file up to FINGERPRINT_HASH_BYTES."""
+    path = Path(data)
+    try:
+        if path.is_file():
+            info = path.stat()
+            found: dict[str, Any] = {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+            if info.st_size <= FINGERPRINT_HASH_BYTES:
+                found["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+            return {"data": data, **found}
+        if path.is_dir():
+            files = size = newest = 0
+            for root, _, names in os.walk(path):
+                for name in names:
+                    info = os.stat(os.path.join(root, name), follow_symlinks=False)
+                    files, size, newest = files + 1, size + info.st_size, max(newest, info.st_mtime_ns)
+                if files > FINGERPRINT_MAX_FILES:
+                    return None  # too many to look at on every resume
+            return {"data": data, "files": files, "size": size, "mtime_ns": newest}
+    except OSError:
+        return None
+    return None
+
+
+def warn_if_data_changed(recorded_path: Path, data: str) -> None:
+    """Log a warning when ``data`` is not what it was when the run began (recorded in ``recorded_path``)."""
+    try:
+        recorded = read_json_object(recorded_path)
+    except ConfigError:
+        return  # a run begun by an older zoo records no fingerprint
+    now = data_fingerprint(data)
+    if now is None or recorded.get("data") != data:
+        return
+    if "sha256" in recorded and "sha256" in now:
+        changed = recorded["sha256"] != now["sha256"]
+    else:
+        changed = any(recorded.get(key) != now.get(key) for key in ("size", "files", "mtime_ns"))
+    if changed:
+        logger.warning("the training data %s changed since this run began (%s); the run continues on the data as "
+                       "it is now. If that is not meant, restore the data, or start a new run with another --out",
+                       shown(data), _what_changed(recorded, now))
+
+
+def _what_changed(before: dict[str, Any], now: dict[str, Any]) -> str:
+    if before.get("size") != now.get("size"):
+        return f"{before.get('size')} bytes then, {now.get('size')} now"
+    if before.get("files") != now.get("files"):
+        return f"{before.get('files')} files then, {now.get('files')} now"
+    return "same size, other content" if "sha256" in now else "modified since"
 
 
 def check_same_run(run: RunDir, model: nn.Module, config: TrainConfig) -> None:

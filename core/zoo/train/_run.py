@@ -13,18 +13,48 @@ from zoo._registry import call_hook, get_registry
 from zoo._resolve import create
 from zoo._specs import Data
 from zoo._train_config import with_recipe
-from zoo.data import check_compatible, load_dataset
-from zoo.errors import ZooError
-from zoo.protocols import data_shape_of
+from zoo.data import StreamedData, check_compatible, load_dataset
+from zoo.data._load import training_augment
+from zoo.errors import DataError, ZooError
+from zoo.protocols import ConditionalGenerator, data_shape_of, sampler_of
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import TrainConfig
 from zoo.train._distributed import Distributed
-from zoo.train._objectives import objective_for
+from zoo.train._objectives import Classification, objective_for
 from zoo.train._resume import prepare_out
 from zoo.train._tensorboard import logger_callbacks
 from zoo.train._trainer import RunResult, Trainer
 
 logger = logging.getLogger("zoo.train")
+
+
+def label_classes(model: nn.Module, objective: object, sample: Data) -> int | None:
+    """How many classes the labels of the training data may name: a conditional generator's ``num_classes``, a
+    classifier's logits (one forward pass of one image); None when the model does not read labels."""
+    sampler = sampler_of(model)
+    if isinstance(sampler, ConditionalGenerator):
+        return int(sampler.num_classes)
+    if isinstance(objective, Classification):
+        with torch.no_grad():
+            logits = model(sample.images[:1].to(next(model.parameters()).device))  # (1, classes)
+        return int(logits.shape[-1]) if logits.ndim == 2 else None
+    return None
+
+
+def check_label_range(model: nn.Module, objective: object, *splits: Data | StreamedData, where: str) -> None:
+    """A DataError before training, instead of an IndexError inside the loss at some step, when a label is out of
+    the model's range."""
+    labelled = [split.labels for split in splits if split.labels is not None and len(split.labels)]
+    if not labelled:
+        return
+    classes = label_classes(model, objective, splits[0][:1])
+    if classes is None:
+        return
+    top = max(int(labels.max()) for labels in labelled)
+    if top >= classes:
+        raise DataError(f"{where}: the labels go up to {top}, but the model has {classes} classes (labels 0 to "
+                        f"{classes - 1}); build it for {top + 1} classes (e.g. --set num_classes={top + 1}), or fix "
+                        "the labels")
 
 
 def plugin_callbacks(config: TrainConfig) -> list[Callback]:
@@ -70,6 +100,7 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
         test_data = load_dataset(config.data, "test", stream=None)
     except ZooError:
         test_data = train_data[:64]
+    check_label_range(model, objective, train_data, test_data, where=config.data)
 
     dist = Distributed.from_environment(config.device)
     pictured = test_data.spread(64).images.to(dist.device)
@@ -81,7 +112,8 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
         everything.append(EarlyStopping(test_data, patience=config.early_stopping_patience))
     others = [*plugin_callbacks(config), *callbacks]
     everything += [*logger_callbacks(config, pictured, others), *others, RunArtifacts(pictured, metrics)]
-    trainer = Trainer(model, objective, config, train_data, name=str(name), callbacks=everything, dist=dist)
+    trainer = Trainer(model, objective, config, train_data, name=str(name), callbacks=everything, dist=dist,
+                      augment=training_augment(config.data))
     finished = False
     try:
         result = trainer.fit(resume=resume)

@@ -35,7 +35,7 @@ from zoo._specs import Data
 from zoo.errors import NonFiniteLossError, TrainingError
 from zoo.train._config import OptimizerConfig, TrainConfig
 from zoo.train._distributed import Distributed
-from zoo.train._objectives import Objective
+from zoo.train._objectives import Objective, Update
 
 logger = logging.getLogger("zoo.train")
 
@@ -82,7 +82,7 @@ def choose_mode(config: TrainConfig, dist: Distributed) -> tuple[Mode, str]:
 class StepEngine:
     """Runs training steps and keeps their loss sums on the device until :meth:`read_window`."""
 
-    def __init__(self, *, model: nn.Module, objective: Objective, updates: list[tuple[str, nn.Module, int]],
+    def __init__(self, *, model: nn.Module, objective: Objective, updates: list[Update],
                  optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig, dist: Distributed,
                  mode: Mode, fallback_reason: str = "", full_size: int | None = None) -> None:
         self.model = model

@@ -7,13 +7,13 @@ everything else is a callback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from zoo._files import folder_lock
 from zoo._rundir import RUN_LOCK_NAME, RunDir
@@ -26,7 +26,7 @@ from zoo.train._callbacks import Callback
 from zoo.train._checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from zoo.train._config import TrainConfig, lr_factor
 from zoo.train._distributed import Distributed, resolve_device
-from zoo.train._objectives import Objective
+from zoo.train._objectives import Objective, Update
 from zoo.train._resume import check_and_record_run
 from zoo.train._step import StepEngine, build_optimizer, check_batch_norm, choose_mode, raise_if_non_finite
 
@@ -45,12 +45,15 @@ class Trainer:
     """Trains ``model`` on ``data`` (images float ``(N, C, H, W)`` in [0, 1], optional labels) with ``objective``.
 
     ``data`` is a :class:`zoo.Data` held in memory (moved to the device once; batches are index gathers) or a
-    :class:`zoo.data.StreamedData` read from disk batch by batch.
+    :class:`zoo.data.StreamedData` read from disk batch by batch. ``augment`` (the dataset's
+    ``DatasetSpec.augment``) transforms the images of every training batch.
     """
 
     def __init__(self, model: nn.Module, objective: Objective, config: TrainConfig, data: Data | StreamedData, *,
-                 name: str = "model", callbacks: Sequence[Callback] = (), dist: Distributed | None = None) -> None:
+                 name: str = "model", callbacks: Sequence[Callback] = (), dist: Distributed | None = None,
+                 augment: Callable[[Tensor], Tensor] | None = None) -> None:
         self.config = config
+        self.augment = augment
         self.name = name
         self.dist = dist or Distributed.from_environment(config.device)
         self.device = self.dist.device
@@ -60,7 +63,7 @@ class Trainer:
         self.callbacks = list(callbacks) if self.dist.is_main else []
         self.run = RunDir(config.out)
         self.out = self.run.root
-        self.updates = objective.updates(self.model)
+        self.updates = [Update(*update) for update in objective.updates(self.model)]
         mode, reason = choose_mode(config, self.dist)
         self.optimizers = {
             network: build_optimizer(config.optimizer_for(network), [p for p in module.parameters() if p.requires_grad],
@@ -137,13 +140,15 @@ class Trainer:
         config = self.config
         with graceful_signals(lambda: self._signal, self._record_signal):
             stream = batches(self.data, self.schedule, self.step, dist=self.dist, workers=config.data_workers)
+            if self.augment is not None:
+                stream = (Data(self.augment(batch.images), batch.labels) for batch in stream)
             while self.step < self.total_steps:
                 if scheduled:
                     self._set_learning_rates()
                 self.engine.step(next(stream), global_size=self.schedule.global_size(self.step))
                 self.step += 1
-                for network, _, repeats in self.updates:
-                    self.network_steps[network] += repeats
+                for update in self.updates:
+                    self.network_steps[update.network] += update.steps
                 log = self.step % config.log_every == 0 or self.step == self.total_steps
                 checkpoint_due = bool(config.checkpoint_every) and self.step % config.checkpoint_every == 0
                 if log or checkpoint_due:  # the only places the host waits for the device
@@ -209,7 +214,7 @@ class Trainer:
         """Mean of the first network's loss over ``data`` (used by early stopping); one host read."""
         was_training = self.model.training
         self.model.eval()
-        network = self.updates[0][0]
+        network = self.updates[0].network
         total = torch.zeros((), device=self.device)
         for start in range(0, len(data), self.config.batch_size):
             batch = data[start:start + self.config.batch_size].to(self.device)

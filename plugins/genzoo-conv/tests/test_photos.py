@@ -46,3 +46,14 @@ def test_the_train_split_is_thousands_of_crops() -> None:
 
     train = load_dataset("photos", "train")
     assert train.images.shape == (photos.TRAIN_CROPS, 3, 64, 64) and train.labels is None
+
+
+def test_augment_keeps_the_shape_and_moves_pixels_randomly() -> None:
+    from zoo_conv import photos
+
+    torch.manual_seed(0)
+    images = torch.rand(16, 3, 64, 64)
+    first, second = photos.augment(images), photos.augment(images)
+    assert first.shape == images.shape and not torch.equal(first, second)
+    assert set(first.unique().tolist()) <= set(images.unique().tolist())  # pixels are moved, never invented
+    assert photos.augment(torch.rand(2, 1, 5, 9)).shape == (2, 1, 5, 9)  # small and non-square

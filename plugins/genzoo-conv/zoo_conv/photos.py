@@ -3,11 +3,12 @@
 - test split: 24 crops of each of ``astronaut`` and ``coffee`` (48 crops), never seen in training: the protocol
   of the denoising benchmark;
 - train split: crops of the other colour photographs (``chelsea``, ``rocket``, ``hubble_deep_field``,
-  ``immunohistochemistry``, ``retina``), as many from each as its area warrants, each flipped left-right and/or
-  upside-down at random.
+  ``immunohistochemistry``, ``retina``), as many from each as its area warrants.
 
-Crop positions and flips are drawn from fixed seeds, so both splits are the same on every machine. Needs
-scikit-image: ``pip install 'genzoo-conv[photos]'``.
+Crop positions are drawn from fixed seeds, so both splits are the same on every machine. At training time
+(:func:`augment`, the spec's ``augment``) every batch is randomly flipped, transposed and shifted within a
+reflection-padded border, so that a run never sees the same crop twice. Needs scikit-image:
+``pip install 'genzoo-conv[photos]'``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from types import ModuleType
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 import zoo
 
@@ -26,6 +29,7 @@ TRAIN_PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry"
 TEST_CROPS_PER_PHOTO = 24
 TRAIN_CROPS = 4096
 SEEDS = {"train": 17, "test": 25}
+SHIFT = 8  # training crops move by up to this many pixels in each direction
 EXTRA = "pip install 'genzoo-conv[photos]'"
 
 
@@ -34,8 +38,9 @@ def dataset() -> zoo.DatasetSpec:
         name="photos",
         load=load,
         description=f"{CROP}x{CROP} crops of scikit-image's colour photographs, 3x{CROP}x{CROP} (train "
-        f"{TRAIN_CROPS:,} flipped crops of {len(TRAIN_PHOTOS)} photos / test {TEST_CROPS_PER_PHOTO} crops of each of "
-        f"{' and '.join(TEST_PHOTOS)}); needs scikit-image",
+        f"{TRAIN_CROPS:,} crops of {len(TRAIN_PHOTOS)} photos, flipped and shifted in training / test "
+        f"{TEST_CROPS_PER_PHOTO} crops of each of {' and '.join(TEST_PHOTOS)}); needs scikit-image",
+        augment=augment,
     )
 
 
@@ -59,31 +64,50 @@ def photo(name: str) -> np.ndarray:
     return array
 
 
-def random_crops(image: np.ndarray, count: int, rng: np.random.Generator, *, flip: bool) -> np.ndarray:
-    """``count`` crops ``(count, C, CROP, CROP)`` of ``image`` ``(C, H, W)`` at uniform positions, optionally
-    flipped left-right and upside-down, each with probability 1/2."""
+def random_crops(image: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` crops ``(count, C, CROP, CROP)`` of ``image`` ``(C, H, W)`` at uniform random positions."""
     _, height, width = image.shape
     ys = rng.integers(0, height - CROP + 1, count)
     xs = rng.integers(0, width - CROP + 1, count)
-    crops = np.stack([image[:, y:y + CROP, x:x + CROP] for y, x in zip(ys, xs, strict=True)])
-    if flip:
-        mirror, upside = rng.random(count) < 0.5, rng.random(count) < 0.5
-        crops[mirror] = crops[mirror][..., ::-1]
-        crops[upside] = crops[upside][..., ::-1, :]
-    return crops
+    return np.stack([image[:, y:y + CROP, x:x + CROP] for y, x in zip(ys, xs, strict=True)])
+
+
+def augment(images: Tensor) -> Tensor:
+    """Each image of a training batch ``(N, C, H, W)`` flipped left-right and upside-down with probability 1/2
+    each, transposed with probability 1/2 when square (the eight symmetries of a square), and shifted by up to
+    ``SHIFT`` pixels each way inside its reflection-padded border (a random crop that keeps the size)."""
+    n, c, h, w = images.shape
+    device = images.device
+
+    def coin() -> Tensor:
+        return torch.rand(n, 1, 1, 1, device=device) < 0.5
+
+    images = torch.where(coin(), images.flip(3), images)
+    images = torch.where(coin(), images.flip(2), images)
+    if h == w:
+        images = torch.where(coin(), images.transpose(2, 3), images)
+    pad = min(SHIFT, h - 1, w - 1)
+    if pad < 1:
+        return images
+    padded = F.pad(images, (pad, pad, pad, pad), mode="reflect")  # (N, C, H + 2 pad, W + 2 pad)
+    dy = torch.randint(0, 2 * pad + 1, (n, 1, 1), device=device)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1, 1), device=device)
+    rows = torch.arange(h, device=device).view(1, h, 1) + dy  # (N, H, 1)
+    cols = torch.arange(w, device=device).view(1, 1, w) + dx  # (N, 1, W)
+    index = (rows * (w + 2 * pad) + cols).flatten(1)  # (N, H*W) positions in each padded plane
+    return padded.flatten(2).gather(2, index.unsqueeze(1).expand(n, c, h * w)).view(n, c, h, w)
 
 
 @functools.cache
 def _crops(split: str) -> torch.Tensor:
     rng = np.random.default_rng(SEEDS[split])
     if split == "test":
-        parts = [random_crops(photo(name), TEST_CROPS_PER_PHOTO, rng, flip=False) for name in TEST_PHOTOS]
+        parts = [random_crops(photo(name), TEST_CROPS_PER_PHOTO, rng) for name in TEST_PHOTOS]
     else:
         areas = np.array([photo(name).shape[1] * photo(name).shape[2] for name in TRAIN_PHOTOS], dtype=np.float64)
         counts = np.floor(TRAIN_CROPS * areas / areas.sum()).astype(int)
         counts[0] += TRAIN_CROPS - counts.sum()  # the rounding remainder
-        parts = [random_crops(photo(name), int(n), rng, flip=True) for name, n in zip(TRAIN_PHOTOS, counts,
-                                                                                        strict=True)]
+        parts = [random_crops(photo(name), int(n), rng) for name, n in zip(TRAIN_PHOTOS, counts, strict=True)]
     return torch.from_numpy(np.concatenate(parts))  # uint8 (N, 3, CROP, CROP); zoo scales it to [0, 1]
 
 

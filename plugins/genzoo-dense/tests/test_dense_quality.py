@@ -18,8 +18,8 @@ from torch import nn
 
 import zoo
 from zoo import Data
-from zoo.cli import main
 from zoo._registry import get_registry
+from zoo.cli import main
 from zoo.protocols import ConditionalGenerator
 
 pytestmark = pytest.mark.dense  # the first-party models: skipped when genzoo-dense is missing or blocked

@@ -2,7 +2,9 @@
 
 Paths are matched before they are unquoted (a revision like ``refs%2Fpr%2F1`` is one segment); the captured parts
 are unquoted and passed to the handler by name. ``{t}`` is ``models``, ``datasets`` or ``spaces``; ``{prefix}`` is
-empty, ``datasets/`` or ``spaces/``. What the client sends and reads is described in ``docs/hub.md``.
+empty, ``datasets/`` or ``spaces/``. What each row must send and accept is what the installed huggingface_hub
+client reads and sends (``hf_api.py``, ``_commit_api.py``, ``lfs.py``, ``file_download.py``); the Xet rows are
+explained in ``_xet``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
@@ -33,8 +37,10 @@ from zoo.testing.hub._store import (
     valid_ref_name,
     valid_repo_name,
 )
+from zoo.testing.hub._xet import XetFormatError, parse_shard, rebuild
 
 MAX_README_BYTES = 1_000_000  # cardData is read from READMEs up to this size, as the Hub does
+XET_TOKEN_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Request:
     method: str
     path: str
     query: dict[str, str]
-    headers: Mapping[str, str]
+    headers: Message  # the request's headers, as http.server parses them
     body: bytes
     user: str | None
     state: HubState
@@ -369,8 +375,51 @@ def preupload(req: Request, t: str, repo: str, rev: str) -> None:
 
 
 def xet_token(req: Request, t: str, repo: str, kind: str, rev: str) -> None:
-    raise HTTPError(501, "This test Hub has no Xet storage: set HF_HUB_DISABLE_XET=1 before importing "
-                         "huggingface_hub, so LFS files take the LFS batch API")
+    """A short-lived token for this test Hub's Xet content store (see ``_xet``), as the Hub hands out."""
+    data = req.load(TYPES[t], repo, write=kind == "write")
+    _rev(data, rev)
+    token, expiry = secrets.token_hex(16), time.time() + XET_TOKEN_SECONDS
+    with req.state.tickets_lock:
+        req.state.xet_tokens[token] = (kind, TYPES[t], repo, expiry)
+    cas = f"{req.base_url}/cas/{req.state.cas_id}"
+    req.json({"casUrl": cas, "accessToken": token, "exp": int(expiry)},
+             headers={"X-Xet-Cas-Url": cas, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(int(expiry))})
+
+
+def _xet_writer(req: Request, cas: str) -> tuple[str, str]:
+    """The repository a Xet write token was issued for."""
+    if cas != req.state.cas_id:
+        raise HTTPError(404, "No such content store")
+    auth = req.headers.get("Authorization") or ""
+    with req.state.tickets_lock:
+        grant = req.state.xet_tokens.get(auth[7:]) if auth[:7].lower() == "bearer " else None
+    if grant is None or grant[0] != "write" or grant[3] < time.time():
+        raise HTTPError(401, "Invalid or expired Xet write token")
+    return grant[1], grant[2]
+
+
+def cas_xorb(req: Request, cas: str, prefix: str, xorb_hash: str) -> None:
+    """``POST /cas/{id}/v1/xorbs/{prefix}/{hash}``: store a xorb (checked when a shard uses it)."""
+    _xet_writer(req, cas)
+    req.json({"was_inserted": req.state.store.put_xorb(xorb_hash, req.body)})
+
+
+def cas_shard(req: Request, cas: str) -> None:
+    """``POST /cas/{id}/v1/shards``: rebuild each file the shard describes and store it for the token's repo."""
+    repo_type, repo_id = _xet_writer(req, cas)
+    store = req.state.store
+    try:
+        files = parse_shard(req.body)
+        xorbs = store.xorbs(s.xorb for segments in files for s in segments)
+        contents = [rebuild(segments, xorbs) for segments in files]
+    except XetFormatError as exc:
+        raise HTTPError(400, f"Invalid shard: {exc}") from None
+    if sum(len(c) for c in contents) > req.state.max_body_bytes:
+        raise HTTPError(413, "The files of this shard are too large for this test Hub")
+    for content in contents:
+        entry = store.put_object(content, lfs=True)
+        store.record_upload(repo_type, repo_id, entry["sha256"])
+    req.json({"result": 1})
 
 
 def lfs_batch(req: Request, repo: str, prefix: str | None = None) -> None:
@@ -545,6 +594,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", rf"/api/{_T}/{_REPO}/preupload/{_REV}", preupload),
     ("POST", rf"/api/{_T}/{_REPO}/commit/{_REV}", commit),
     ("GET", rf"/api/{_T}/{_REPO}/xet-(?P<kind>read|write)-token/{_REV}", xet_token),
+    # The Xet content store; what it lacks (/v1/xorb-grants, /v2/shards, /v1/chunks) answers 404, see _xet.
+    ("POST", r"/cas/(?P<cas>[0-9a-f]+)/v1/xorbs/(?P<prefix>[a-z-]+)/(?P<xorb_hash>[0-9a-f]{64})", cas_xorb),
+    ("POST", r"/cas/(?P<cas>[0-9a-f]+)/v1/shards", cas_shard),
     ("POST", rf"/api/{_T}/{_REPO}/branch/(?P<branch>[^/]+)", create_branch),
     ("DELETE", rf"/api/{_T}/{_REPO}/branch/(?P<branch>[^/]+)", delete_branch),
     ("POST", rf"/api/{_T}/{_REPO}/tag/{_REV}", create_tag),

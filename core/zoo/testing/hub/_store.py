@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -165,6 +166,22 @@ class Store:
     def delete(self, repo_type: str, repo_id: str) -> None:
         self.repo_file(repo_type, repo_id).unlink()
 
+    def put_xorb(self, xorb_hash: str, data: bytes) -> bool:
+        """Store a Xet xorb under its hash; False when it was stored already."""
+        path = self.root / "xorbs" / xorb_hash
+        if path.exists():
+            return False
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{xorb_hash}.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return True
+
+    def xorbs(self, hashes: Iterable[str]) -> dict[str, bytes]:
+        """The stored xorbs among ``hashes`` (those never uploaded are left out)."""
+        found = {h: self.root / "xorbs" / h for h in set(hashes) if SHA256_RE.fullmatch(h)}
+        return {h: path.read_bytes() for h, path in found.items() if path.is_file()}
+
     def object_path(self, sha256: str) -> Path:
         if not SHA256_RE.fullmatch(sha256):
             raise HTTPError(400, f"Invalid object id {sha256!r}")
@@ -289,6 +306,10 @@ class HubState:
     max_body_bytes: int
     tickets: dict[str, tuple[str, int, str, str]] = field(default_factory=dict)  # -> (oid, size, type, repo id)
     tickets_lock: threading.Lock = field(default_factory=threading.Lock)
+    xet_tokens: dict[str, tuple[str, str, str, float]] = field(default_factory=dict)  # -> (kind, type, id, expiry)
+    # The content store's path: new for each server, because the Xet client caches what it uploaded to a store by
+    # its URL, and would not upload again to a new server on a port it has seen before.
+    cas_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @classmethod
     def build(cls, root: Path, tokens: Mapping[str, str] | Iterable[str], user: str,
