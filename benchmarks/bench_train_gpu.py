@@ -1,8 +1,9 @@
 """The GPU check of issue 9, as one prepared script: zoo trainer vs a hand-written whole-step CUDA-graph loop.
 
-Cases (the same as ``bench_train.py``): the ``dense-gan.mnist5k`` recipe at batch 64 and ``dense-ae`` at batch
-256, then bf16 against fp32 for both at batch 4,096, then a short resume check (a run split in two continues
-from the same step and reaches the same weights as a straight one, up to GPU non-determinism). The hand-written
+Cases (the same as ``bench_train.py``): the ``dense-gan.mnist5k`` recipe at batch 64, ``dense-ae`` at batch
+256 and ``dcgan`` (issue 17) with its spec's recipe at batch 64, then bf16 against fp32 for each at batch 4,096,
+then a short resume check (a run split in two continues from the same step and reaches the same weights as a
+straight one, up to GPU non-determinism). The hand-written
 loop is the reference of the issue's table: data on the device, capturable fused Adam, learning rates as
 tensors, the whole step (both networks, EMA, augmentation, random numbers) captured in one CUDA graph and
 replayed, losses summed on the device and read every 50 steps.
@@ -33,7 +34,7 @@ from zoo.train import Callback, TrainConfig, train
 from zoo.train._objectives import translate_randomly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import CASES, GAN_RECIPE, READ_EVERY
+from bench_train import CASES, GANS, READ_EVERY, optimizer_settings
 
 WARMUP = 100  # steps before timing: capture, allocator and clocks settle
 
@@ -44,8 +45,8 @@ class StepClock(Callback):
         self.start_step = self.end_step = 0
         self.start = self.end = 0.0
 
-    def on_step_end(self, trainer, logs):  # type: ignore[no-untyped-def]
-        # on_step_end follows a host read of the losses, so the device has finished these steps.
+    def on_log(self, trainer, step, metrics):  # type: ignore[no-untyped-def]
+        # on_log follows a host read of the losses, so the device has finished these steps.
         now = time.perf_counter()
         if not self.start_step and trainer.step >= WARMUP:
             self.start_step, self.start = trainer.step, now
@@ -56,11 +57,13 @@ def zoo_run(name: str, steps: int, device: str, *, batch: int | None = None, pre
     case = CASES[name]
     clock = StepClock(torch.device(device))
     with tempfile.TemporaryDirectory() as out:
-        config = TrainConfig.model_validate({
+        fields: dict[str, Any] = {
             "data": "mnist-5k", "steps": steps, "batch_size": batch or case["batch"], "out": out,
             "checkpoint_every": 0, "device": device, "log_every": READ_EVERY, "precision": precision,
-            "optimizer": {"lr": case["lr"], "betas": case["betas"]},
-        })
+        }
+        if not case.get("recipe"):  # a recipe case trains with its spec's recipe, as `zoo train` does
+            fields["optimizer"] = {"lr": case["lr"], "betas": case["betas"]}
+        config = TrainConfig.model_validate(fields)
         torch.manual_seed(0)
         train(name, config, quiet=True, callbacks=[clock], **case["model"])
     return (clock.end_step - clock.start_step) / (clock.end - clock.start)
@@ -75,34 +78,44 @@ def graph_run(name: str, steps: int, device: str) -> float:
     model = zoo.create(name, **case["model"]).to(dev).train()
     batch = case["batch"]
     capture = dev.type == "cuda"
+    base_lr, betas = optimizer_settings(name)
 
     def adam(module: torch.nn.Module) -> torch.optim.Optimizer:
-        lr = torch.tensor(case["lr"], device=dev)
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=case["betas"], fused=True, capturable=capture)
+        lr = torch.tensor(base_lr, device=dev)
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, fused=True, capturable=capture)
 
     static = torch.empty((batch, *data.shape[1:]), device=dev)
     sums = torch.zeros(2, device=dev)
-    if name == "dense-gan":
+    if name in GANS:
+        # The zoo's Adversarial objective with the model's settings (non-saturating, one discriminator update),
+        # translation augmentation and an EMA generator where the configuration has them.
         opt_d, opt_g = adam(model.discriminator), adam(model.generator)
-        ema = list(model.generator_ema.parameters()) + list(model.generator_ema.buffers())
-        live = list(model.generator.parameters()) + list(model.generator.buffers())
-        pairs = [(e, p) for e, p in zip(ema, live, strict=True) if e.is_floating_point()]
-        shift = GAN_RECIPE["augment_translation"]
+        pairs = []
+        if model.generator_ema is not None:
+            ema = list(model.generator_ema.parameters()) + list(model.generator_ema.buffers())
+            live = list(model.generator.parameters()) + list(model.generator.buffers())
+            pairs = [(e, p) for e, p in zip(ema, live, strict=True) if e.is_floating_point()]
+        shift = getattr(model.config, "augment_translation", 0.0)
+        decay = getattr(model.config, "ema_decay", 0.0)
+
+        def augment(images: torch.Tensor) -> torch.Tensor:
+            return translate_randomly(images, shift) if shift > 0 else images
 
         def step() -> None:
             with torch.no_grad():
                 fake = model.generator.sample(batch)
-            loss_d = (F.softplus(-model.discriminator(translate_randomly(static, shift))).mean()
-                      + F.softplus(model.discriminator(translate_randomly(fake, shift))).mean())
+            loss_d = (F.softplus(-model.discriminator(augment(static))).mean()
+                      + F.softplus(model.discriminator(augment(fake))).mean())
             opt_d.zero_grad(set_to_none=False)
             loss_d.backward()
             opt_d.step()
-            loss_g = F.softplus(-model.discriminator(translate_randomly(model.generator.sample(batch), shift))).mean()
+            loss_g = F.softplus(-model.discriminator(augment(model.generator.sample(batch)))).mean()
             opt_g.zero_grad(set_to_none=False)
             loss_g.backward()
             opt_g.step()
             with torch.no_grad():
-                torch._foreach_lerp_([e for e, _ in pairs], [p for _, p in pairs], 1.0 - GAN_RECIPE["ema_decay"])
+                if pairs:
+                    torch._foreach_lerp_([e for e, _ in pairs], [p for _, p in pairs], 1.0 - decay)
                 sums[0] += loss_d.detach()
                 sums[1] += loss_g.detach()
     else:

@@ -238,3 +238,15 @@ def test_a_full_disk_at_the_first_checkpoint_is_one_clear_error_line(tmp_path, m
     err = capsys.readouterr().err
     assert code != 0 and "No space left on device" in err and "bug in zoo" not in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_symlinked_checkpoint_is_refused(tmp_path):
+    from zoo.errors import ConfigError
+
+    _train(tmp_path, steps=3)
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    elsewhere = tmp_path / "elsewhere.safetensors"
+    path.rename(elsewhere)
+    path.symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="checkpoint.safetensors is a symlink"):
+        _train(tmp_path, resume=True)

@@ -352,6 +352,20 @@ def test_only_the_first_process_says_it_trained(tmp_path: Path, monkeypatch: pyt
     assert code == 0 and "trained probe-ae for 2 steps (completed)" in out, err
 
 
+def test_an_image_folders_classes_are_announced_once(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    for label in ("cat", "dog"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (28, 28), color=40 * i).save(tmp_path / "images" / label / f"{i}.png")
+    with caplog.at_level(logging.INFO):
+        code, _, err = _run(capsys, "train", "probe-ae", "--data", str(tmp_path / "images"), "--steps", "1",
+                            "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert [r.getMessage().split(": ", 1)[1] for r in caplog.records if "classes:" in r.getMessage()] == [
+        "2 classes: 0=cat, 1=dog"]
+
+
 def test_names_from_outside_reach_the_terminal_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_path = tmp_path / "grid\x1b]0;owned\x07.png"  # a title-setting escape sequence in a file name
     code, out, err = _run(capsys, "sample", "probe-gan", "-n", "4", "--out", str(out_path))

@@ -345,3 +345,23 @@ def test_cli_eval_of_a_registry_name_leaves_a_folder_of_that_name_alone(
     assert not (folder / "eval.json").exists()
     assert main(["eval", f"./{AE}", "--data", DATA, "--seeds", "1"]) == 0  # the folder itself: written there
     assert "mine" not in (folder / "metrics.json").read_text()
+
+
+def test_writers_into_one_run_folder_take_turns(tmp_path: Path) -> None:
+    # Two `zoo eval RUN` at once could leave metrics.json from one and eval.json from the other.
+    import threading
+    import time
+
+    from zoo._files import folder_writers
+    from zoo.eval import write_metrics
+
+    result = zoo.evaluate(_tiny(AE, latent_dim=4), data=DATA, seeds=(0,), num_samples=64)
+    run = zoo.save(_tiny(AE, latent_dim=4), tmp_path / "run")
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (write_metrics(result, run), done.set()))
+    with folder_writers(run):  # another writer (a save, an evaluation) holds the folder
+        writer.start()
+        time.sleep(0.3)
+        assert not done.is_set() and not (run / "metrics.json").exists()
+    writer.join(10)
+    assert done.is_set() and (run / "metrics.json").exists() and (run / "eval.json").exists()

@@ -452,7 +452,7 @@ def test_one_corrupt_entry_is_reported_by_name_and_hides_nothing(tmp_path: Path,
     ("ok-name; rm -rf /", "not a valid package name"),
 ])
 def test_install_hints_only_for_valid_distribution_names(tmp_path: Path, distribution: str, hint: str) -> None:
-    document = {"format_version": 1, "architecture": "conv-ae", "config": {},
+    document = {"format_version": 1, "architecture": "unregistered-ae", "config": {},
                 "provider": {"distribution": distribution, "version": "0.3.0"}}
     zoo.save(zoo.create(AE), tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text(json.dumps(document))
@@ -462,3 +462,25 @@ def test_install_hints_only_for_valid_distribution_names(tmp_path: Path, distrib
     assert hint in message and "\x1b" not in message and "\n" not in message
     if "not a valid" in hint:
         assert "pip install" not in message and "\\x1b" in message or ";" in message
+
+
+@pytest.mark.parametrize("repo_id", ["alice/x-", "a--b/c", "alice/x..y", ".alice/x", "alice", "alice/x/y"])
+def test_an_entry_refuses_the_repo_ids_the_hub_client_refuses(repo_id: str) -> None:
+    # One rule (zoo._names): an entry could once validate with a repo id that the download then refused.
+    from zoo._entries import HubLocation
+    from zoo._names import valid_repo_id
+
+    assert not valid_repo_id(repo_id, owner=True)
+    with pytest.raises(pydantic.ValidationError, match="repo_id"):
+        HubLocation(repo_id=repo_id, revision="0" * 40)
+    assert HubLocation(repo_id="alice/x-y.z_1", revision="0" * 40).repo_id == "alice/x-y.z_1"
+
+
+def test_the_file_names_an_entry_may_list_are_the_model_folder_names() -> None:
+    # A Literal cannot name constants: this keeps it equal to zoo._rundir's one definition.
+    from typing import get_args
+
+    from zoo._entries import FileName
+    from zoo._rundir import CONFIG_NAME, IMAGE_NAMES, WEIGHTS_NAME
+
+    assert get_args(FileName) == (CONFIG_NAME, WEIGHTS_NAME, *IMAGE_NAMES)

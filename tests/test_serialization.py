@@ -349,7 +349,7 @@ def _peak_bytes(call: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("case", ["huge extra tensor", "huge shape for a known tensor", "200k empty tensors"])
+@pytest.mark.parametrize("case", ["huge extra tensor", "huge shape for a known tensor", "100k empty tensors"])
 def test_a_hostile_weights_header_is_refused_before_any_data_is_read(tmp_path: Path, case: str) -> None:
     zoo.save(_model(3), tmp_path)
     entries, metadata = _saved_entries(tmp_path)
@@ -361,7 +361,7 @@ def test_a_hostile_weights_header_is_refused_before_any_data_is_read(tmp_path: P
         entries[first] = ("F32", [100_000_000])
         match = "wrong shape or dtype"
     else:
-        entries.update({f"t{i}": ("F32", [0]) for i in range(200_000)})  # 500k cost +710 MB
+        entries.update({f"t{i}": ("F32", [0]) for i in range(100_000)})  # 500k cost +710 MB
         match = "header is .* bytes, more than"
     _forge(tmp_path / "model.safetensors", entries, metadata)
     with pytest.raises(LoadError, match=match):

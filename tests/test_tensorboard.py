@@ -140,7 +140,8 @@ class _LoggerPlugin:
 
 
 def test_a_plugin_logger_takes_the_same_slot_and_an_unknown_one_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"logger='recorder': no such logger \(available: none, tensorboard\)"):
+    refused = r"logger='recorder': no installed plugin provides a logger of that name \(built in: none, tensorboard\)"
+    with pytest.raises(ConfigError, match=refused):
         train(AE, _cfg(tmp_path, "refused", logger="recorder"), quiet=True, data_shape=(1, 8, 8))
     plugin = _LoggerPlugin()
     zoo.register_plugin(plugin, name="recorder-logger")

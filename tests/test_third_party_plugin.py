@@ -895,3 +895,17 @@ def test_a_plugin_exiting_or_raising_a_base_exception_at_import_is_contained(
     finally:
         monkeypatch.undo()
         zoo.reload_registry()
+
+
+def test_a_hook_or_a_build_calling_sys_exit_marks_only_its_plugin_broken(registered: Any) -> None:
+    import sys
+
+    def exit_now(*args: object) -> Any:
+        sys.exit(4)
+
+    info = registered(_plugin(zoo_models=exit_now), name="t-exit-hook")
+    assert info.status == "broken" and "SystemExit" in info.error
+    info = registered(_plugin(zoo_models=lambda: [zoo.ModelSpec(name="t-exit-build", config=ForbidConfig,
+                                                                build=exit_now)]), name="t-exit-build")
+    assert info.status == "broken" and "SystemExit" in info.error
+    assert "t-exit-build" not in zoo.list_models() and zoo.list_models()  # the others still load

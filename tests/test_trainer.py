@@ -187,6 +187,22 @@ def test_bf16_autocast_trains(tmp_path):
     assert all(torch.isfinite(torch.tensor(r["loss"])) for r in _metrics(result.out))
 
 
+def test_channels_last_on_cpu_changes_only_4d_tensors_in_place():
+    from zoo.train._step import to_channels_last, wants_channels_last
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not wants_channels_last(TrainConfig(), cpu) and not wants_channels_last(TrainConfig(), cuda)
+    assert wants_channels_last(TrainConfig(memory_format="channels_last"), cuda)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv3d(8, 2, 1), nn.Linear(4, 2))
+    conv, volume, linear = model[0].weight, model[2].weight, model[3].weight
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    to_channels_last(model)
+    assert model[0].weight is conv and conv.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.is_contiguous()
+    assert volume.is_contiguous() and linear.is_contiguous()  # other ranks untouched (5-D has no channels_last)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def _zoo(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
     """``zoo ARGS`` in a child process that has the probe models."""
     return subprocess.Popen(_probe.zoo_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -968,3 +984,24 @@ def test_resume_warns_when_the_data_file_changed_since_the_run_began(tmp_path, c
         train(AE, _cfg(tmp_path, steps=6, **common), resume=True, quiet=True, data_shape=(1, 8, 8))
     warned = [r.getMessage() for r in caplog.records if "changed since this run began" in r.getMessage()]
     assert len(warned) == 1 and str(path) in warned[0] and "same size, other content" in warned[0]
+
+
+def test_a_callback_with_the_old_hook_name_is_told_to_rename_it(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    # Callback.on_step_end became on_log (issue 18): it fires once per logging window, not once per step.
+    class Old(zoo.train.Callback):
+        def on_step_end(self, trainer: object, logs: dict[str, float]) -> None:
+            raise AssertionError("never called")
+
+    class New(zoo.train.Callback):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_log(self, trainer: object, step: int, metrics: dict[str, float]) -> None:
+            self.steps.append(step)
+
+    new = New()
+    config = TrainConfig(data="digits", steps=4, log_every=2, batch_size=32, out=str(tmp_path / "run"), device="cpu")
+    train(AE, config, quiet=True, callbacks=[Old(), new], data_shape=(1, 8, 8))
+    assert new.steps == [2, 4]
+    assert "callback Old defines on_step_end(), which zoo no longer calls; rename it on_log" in caplog.text

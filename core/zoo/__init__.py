@@ -53,7 +53,6 @@ _SUBMODULES = ("errors", "hookspecs", "protocols", "data", "eval", "export", "hu
 _ATTR_TO_MODULE = {name: module for module, names in _SUBMOD_ATTRS.items() for name in names}
 
 __all__ = [
-    "GAN",
     "Autoencoder",
     "Classifier",
     "ConditionalGenerator",
@@ -66,6 +65,7 @@ __all__ = [
     "EMAGenerator",
     "Encoder",
     "FeatureExtractor",
+    "GAN",
     "Generator",
     "LatentSampler",
     "ModelConfig",

@@ -171,3 +171,23 @@ def folder_lock(directory: str | os.PathLike[str], name: str, *, what: str) -> I
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def folder_writers(directory: str | os.PathLike[str]) -> Iterator[None]:
+    """Serialise the processes that write a set of files into ``directory`` (``zoo.save``'s config and weights,
+    ``zoo eval``'s metrics.json and eval.json), so two writers never interleave their files; readers need none.
+
+    The folder itself is the lock (``flock`` on its descriptor, blocking): no lock file to leave behind.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: writers into one folder from two processes are not serialised
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -325,11 +325,12 @@ def _probe_build(spec: ModelSpec) -> object:
     try:
         with torch.device("meta"):
             return spec.build(config)
-    except Exception:  # a build that needs real tensors (e.g. reads values): build the small config for real
-        pass
+    except BaseException as exc:  # a build that needs real tensors (e.g. reads values): build the small config for real
+        _reraise_interrupt(exc)
     try:
         return spec.build(config)
-    except Exception as exc:
+    except BaseException as exc:  # plugin code: even a sys.exit() in it marks only that plugin broken
+        _reraise_interrupt(exc)
         raise PluginError(
             f"model {spec.name!r}: build(config) raised {type(exc).__name__}: {exc}; fix the build, or give the "
             "spec a test_config zoo can build",

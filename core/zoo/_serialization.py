@@ -26,7 +26,7 @@ import re
 import stat
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from zoo._config import validate_config
-from zoo._files import atomic_destination, atomic_write_bytes, fsync_directory, not_a_file
+from zoo._files import atomic_destination, atomic_write_bytes, folder_writers, fsync_directory, not_a_file
 from zoo._registry import Registry, get_registry
 from zoo._rundir import CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, PICKLE_NAMES, WEIGHTS_NAME
 from zoo._text import install_hint, parse_json, shown
@@ -167,7 +167,7 @@ def save(model: nn.Module, directory: str | os.PathLike[str]) -> Path:
     document[WEIGHTS_ID_KEY] = weights_id
     data = _canonical_header(save_bytes(stored, metadata=metadata))
     _make_directory(directory)
-    with _save_lock(directory):
+    with folder_writers(directory):
         pending = directory / f"{PENDING_PREFIX}{weights_id}.safetensors"
         # A pending file of this id (the same weights) may be left by an interrupted save, and config.json may even
         # name it: it is replaced atomically, never rewritten in place, and a failed save leaves it alone.
@@ -195,23 +195,6 @@ def _make_directory(directory: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot create the folder {directory} ({exc.strerror or exc}); give a writable "
                           "folder path", path=directory) from None
-
-
-@contextlib.contextmanager
-def _save_lock(directory: Path) -> Iterator[None]:
-    """Serialise savers into one folder (readers need no lock)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: saves into one folder from two processes are not serialised
-        yield
-        return
-    # The folder itself is the lock (flock works on a directory's descriptor): no lock file to leave behind.
-    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _content_id(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
@@ -504,6 +487,9 @@ def _read_exact(fd: int, size: int, path: Path) -> bytes:
 _DTYPE_NAMES = {
     torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
     torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+    **{getattr(torch, dtype): name for dtype, name in (
+        ("float8_e4m3fn", "F8_E4M3"), ("float8_e5m2", "F8_E5M2"), ("uint16", "U16"), ("uint32", "U32"),
+        ("uint64", "U64"), ("complex64", "C64")) if hasattr(torch, dtype)},
 }
 
 
@@ -522,8 +508,9 @@ def _check_header(path: Path, header: dict[str, Any], metadata: dict[str, str],
             continue
         dtype, shape = (entry.get("dtype"), entry.get("shape")) if isinstance(entry, dict) else (None, None)
         if dtype != _DTYPE_NAMES.get(want.dtype) or shape != list(want.shape):
+            known = _torch_dtype(dtype) if isinstance(dtype, str) else None
             found = (f"{tuple(shape) if isinstance(shape, list) else shown(shape, 60)} "
-                     f"{shown(dtype, 20) if dtype not in _DTYPE_NAMES.values() else _torch_dtype(dtype)}")
+                     f"{known if known is not None else shown(dtype, 20)}")
             wrong.append(f"{name}: file {found}, model {tuple(want.shape)} {want.dtype}")
             continue
         offsets = entry.get("data_offsets")
@@ -548,8 +535,8 @@ def _check_header(path: Path, header: dict[str, Any], metadata: dict[str, str],
     return total
 
 
-def _torch_dtype(name: str) -> torch.dtype:
-    return next(dtype for dtype, known in _DTYPE_NAMES.items() if known == name)
+def _torch_dtype(name: str) -> torch.dtype | None:
+    return next((dtype for dtype, known in _DTYPE_NAMES.items() if known == name), None)
 
 
 def _metadata_of(header: dict[str, Any]) -> dict[str, str]:

@@ -67,6 +67,9 @@ class TrainConfig(_Frozen):
     # None: drop an epoch's partial last batch on CUDA (static shapes for the CUDA graph), keep it on CPU.
     drop_last: bool | None = None
     cuda_graphs: bool = True
+    # Layout of every 4-D parameter and buffer while training; tensors of any other rank are untouched. Measured
+    # on the 2-core CPU for dcgan (docs/benchmarks.md), channels_last did not make the trainer faster.
+    memory_format: Literal["contiguous", "channels_last"] = "contiguous"
     # DataLoader worker processes for data streamed from disk (ignored for data held in memory).
     data_workers: int = Field(0, ge=0, le=64)
     # Where losses, learning rates and pictures go live besides metrics.jsonl: "none", "tensorboard" (the
@@ -93,7 +96,7 @@ class TrainConfig(_Frozen):
 DEFAULT_EPOCHS = 10
 # Keys that may differ between a run and its resumption: how long it runs, where and how fast, where it reports.
 RESUMABLE_KEYS = frozenset({"epochs", "steps", "out", "device", "log_every", "sample_every", "checkpoint_every",
-                            "cuda_graphs", "data_workers", "logger"})
+                            "cuda_graphs", "memory_format", "data_workers", "logger"})
 
 
 def lr_factor(schedule: str, warmup_steps: int, step: int, total_steps: int) -> float:

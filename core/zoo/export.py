@@ -31,6 +31,8 @@ over a computed number of channels) is retried with the ``torch.export``-based o
 from __future__ import annotations
 
 import contextlib
+import copy
+import importlib.util
 import json
 import logging
 import os
@@ -121,24 +123,27 @@ def export_onnx(model_or_source: nn.Module | PathLike, out_dir: PathLike, *, ops
     An operation the exporter cannot translate is an ``ExportError`` naming it (``exc.operation``).
 
     ``exporter``: "torchscript" (PyTorch's TorchScript-based exporter), "dynamo" (its ``torch.export``-based
-    one) or "auto": the TorchScript one, and for a graph it cannot translate, the ``torch.export`` one. Needs the
-    ``onnx`` extra (onnx, onnxruntime, onnxscript).
+    one) or "auto": the TorchScript one, and for a graph it cannot translate, the ``torch.export`` one when
+    onnxscript is installed. Needs the ``onnx`` extra (onnx, onnxruntime, onnxscript).
     """
     if exporter not in EXPORTERS:
         raise ConfigError(f"exporter={exporter!r}: choose one of {', '.join(EXPORTERS)}")
     _require("onnx")
     if check:
         _require("onnxruntime")
-    if exporter != "torchscript":
+    if exporter == "dynamo":
         _require("onnxscript")
+    out = _check_folder(Path(out_dir))
     model = _model(model_or_source)
+    if any(t.device.type != "cpu" for t in (*model.parameters(), *model.buffers())):
+        model = copy.deepcopy(model).cpu()  # graphs are traced and checked on the CPU; the caller's model stays put
     architecture = getattr(model, "architecture", None) or type(model).__name__
-    out = _prepare(Path(out_dir))
     was_training = model.training
     model.eval()
     graphs: list[ExportedGraph] = []
     try:
         plans = _plans(model, str(architecture))
+        out.mkdir(parents=True, exist_ok=True)
         for plan in plans:
             graphs.append(_export(plan, out, str(architecture), opset=opset, check=check, exporter=exporter))
     finally:
@@ -320,7 +325,9 @@ def _export(plan: _Plan, out: Path, architecture: str, *, opset: int, check: boo
     input_axes = {name: _axes(value, size is not None) for name, value in plan.inputs}
     output_axes = {name: _output_axes(plan, name, i, reference, size) for i, name in enumerate(plan.outputs)}
     path = out / f"{plan.name}.onnx"
-    tries: list[Exporter] = ["torchscript", "dynamo"] if exporter == "auto" else [exporter]
+    tries: list[Exporter] = [exporter]
+    if exporter == "auto":
+        tries = ["torchscript", "dynamo"] if _importable("onnxscript") else ["torchscript"]
     refusals: list[_Refused] = []
     for used in tries:
         try:
@@ -517,8 +524,8 @@ def _model(model_or_source: nn.Module | PathLike) -> nn.Module:
     return load(model_or_source)
 
 
-def _prepare(out: Path) -> Path:
-    """Create ``out``; refuse a file, or a folder holding anything but an earlier export."""
+def _check_folder(out: Path) -> Path:
+    """``out``, unless it is a file or a folder holding anything but an earlier export."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: it is a file; give the folder to export into, e.g. exported/", path=out)
     if out.is_dir():
@@ -526,7 +533,6 @@ def _prepare(out: Path) -> Path:
         if foreign:
             raise ConfigError(f"{out} holds files that are not an ONNX export ({', '.join(foreign[:5])}); export into "
                               "a new or empty folder", path=out)
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -540,9 +546,13 @@ def _as_tuple(value: Any) -> tuple[Tensor, ...]:
     return tuple(value) if isinstance(value, tuple | list) else (value,)
 
 
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def _require(module: str) -> None:
     try:
-        __import__(module)
+        importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(f"ONNX export needs {module}: {ONNX_EXTRA}") from exc
 

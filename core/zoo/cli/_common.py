@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from zoo._rundir import RunDir
-from zoo._text import escape_for_terminal, shown
+from zoo._text import escape_lines, shown
 from zoo.errors import ConfigError
 
 # Positional and option help that several commands share.
@@ -92,7 +92,7 @@ def say(text: str, *, file: TextIO | None = None) -> None:
     What a command prints often holds text a user, a plugin or a server chose (folder names, descriptions, config
     values, a Hub's answers): escaped, a hostile name cannot move the cursor, retitle the window or hide text.
     """
-    print("\n".join(escape_for_terminal(line) for line in text.split("\n")), file=file)
+    print(escape_lines(text), file=file)
 
 
 def report(args: argparse.Namespace, message: str) -> None:

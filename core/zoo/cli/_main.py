@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from zoo._signals import terminate_cleanly
+from zoo._text import TerminalFormatter
 from zoo._version import __version__
 from zoo.cli import eval as eval_group
 from zoo.cli import export, generate, hub, registry, train
@@ -178,8 +179,11 @@ def _configure_threads(args: argparse.Namespace) -> None:
 
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level,
-                        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s")
+    # Log lines name folders and config values: escaped, like everything the command line prints. (basicConfig
+    # leaves a program's own handlers alone when main runs inside it.)
+    handler = logging.StreamHandler()
+    handler.setFormatter(TerminalFormatter("%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     logging.getLogger().setLevel(level)  # also when logging was configured before (main called in-process)
     for name in ("httpx", "httpx2", "httpcore", "httpcore2", "huggingface_hub"):  # a request line each: -v only
         logging.getLogger(name).setLevel(logging.NOTSET if args.verbose else logging.WARNING)

@@ -66,7 +66,8 @@ def load_path(path: Path, split: Split, *, channels: int | None = None,
     except OSError as exc:
         raise DataError(f"{where}: cannot read it ({exc.strerror or exc})") from None
     if stat.S_ISDIR(info.st_mode):
-        arrays = _read_folder(path, channels=channels, image_size=image_size, stream=stream)
+        # Both splits of a folder are read from one scan each: only the train split's says what it found.
+        arrays = _read_folder(path, channels=channels, image_size=image_size, stream=stream, announce=split == "train")
     else:
         require_regular_file(path)
         if channels is not None or image_size is not None:
@@ -275,14 +276,16 @@ def _pick(keys: list[str], get: Callable[[str], Any], where: str) -> _Arrays:
 
 
 def _read_folder(root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None,
-                 stream: bool | None = None) -> _Arrays:
-    """Images directly in ``root`` (no labels) or in class subfolders (label = index of the sorted name)."""
-    rows = FolderRows.scan(root, channels=channels, image_size=image_size)
+                 stream: bool | None = None, announce: bool = True) -> _Arrays:
+    """Images directly in ``root`` (no labels) or in class subfolders (label = index of the sorted name); with
+    ``announce``, the classes found and a decision to stream are logged at INFO (else at DEBUG)."""
+    rows = FolderRows.scan(root, channels=channels, image_size=image_size, announce=announce)
     labels = None if rows.labels is None else rows.labels
     elements = rows.count * math.prod(rows.shape)
     if stream or (stream is None and should_stream(elements)):
-        logger.info("%s: %d images of %dx%dx%d streamed from disk (too many to hold in memory)", root, rows.count,
-                    *rows.shape)
+        logger.log(logging.INFO if announce else logging.DEBUG,
+                   "%s: %d images of %dx%dx%d streamed from disk (too many to hold in memory)", shown(str(root), 300),
+                   rows.count, *rows.shape)
         return _Arrays(images=None, labels=labels, stream=rows)
     if elements > MAX_ELEMENTS:
         raise DataError(f"{root}: {rows.count:,} images of {'x'.join(map(str, rows.shape))} hold {elements:,} values, "
@@ -300,7 +303,8 @@ class FolderRows:
         self.shape = shape
 
     @classmethod
-    def scan(cls, root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None) -> FolderRows:
+    def scan(cls, root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None,
+             announce: bool = True) -> FolderRows:
         """List the images and read their headers only, so every bound is checked before a pixel is decoded."""
         if channels is not None and channels not in CHANNELS:
             raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it")
@@ -322,8 +326,9 @@ class FolderRows:
                 if not files:
                     raise DataError(f"{folder}: the class folder holds no images")
                 items.extend((file, label) for file in files)
-            logger.info("%s: %d classes: %s", root, len(folders),
-                        ", ".join(f"{label}={folder.name}" for label, folder in enumerate(folders)))
+            named = ", ".join(f"{label}={shown(folder.name, 80)}" for label, folder in enumerate(folders))
+            logger.log(logging.INFO if announce else logging.DEBUG, "%s: %d classes: %s", shown(str(root), 300),
+                       len(folders), named)
         else:
             items.extend((file, None) for file in entries)
         if not items:

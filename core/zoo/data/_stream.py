@@ -174,7 +174,7 @@ class _Failed:
         self.error = error
 
 
-class _Batches(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
+class _Batches(torch.utils.data.Dataset["tuple[Tensor, Tensor] | _Failed"]):
     """A map-style dataset whose keys are whole index batches (the sampler yields one tensor per batch)."""
 
     def __init__(self, data: StreamedData) -> None:

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 
 from zoo._config import validate_config
 from zoo._entries import Metrics
-from zoo._files import atomic_write_bytes, check_writable_target
+from zoo._files import atomic_write_bytes, check_writable_target, folder_writers
 from zoo._registry import get_registry
 from zoo._resolve import load
 from zoo._rundir import EVAL_METRICS_NAME
@@ -150,8 +150,9 @@ def write_metrics(result: dict[str, Any], run_dir: str | os.PathLike[str]) -> Pa
     path = directory / METRICS_NAME
     for target in (directory / RESULT_NAME, path):  # both or neither: refuse a folder or FIFO before writing one
         check_writable_target(target)
-    atomic_write_bytes(directory / RESULT_NAME, (json.dumps(result, indent=2) + "\n").encode())
-    atomic_write_bytes(path, (metrics.model_dump_json(indent=2) + "\n").encode())
+    with folder_writers(directory):  # two evaluations writing at once never leave one's pair half the other's
+        atomic_write_bytes(directory / RESULT_NAME, (json.dumps(result, indent=2) + "\n").encode())
+        atomic_write_bytes(path, (metrics.model_dump_json(indent=2) + "\n").encode())
     logger.debug("wrote %s and %s to %s", METRICS_NAME, RESULT_NAME, directory)
     return path
 

@@ -19,7 +19,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import Tensor, nn
 
-from zoo._files import not_a_file
+from zoo._files import not_a_file, refuse_symlink
 from zoo._rundir import CHECKPOINT_NAME
 from zoo._serialization import save_tensors
 from zoo.errors import TrainingError
@@ -94,6 +94,7 @@ def save_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch
 
 def load_checkpoint(path: Path, *, model: nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> TrainingState:
     """Validate, then restore everything saved by :func:`save_checkpoint`; returns the counters."""
+    refuse_symlink(path)  # the run's own file, never one elsewhere
     try:
         kind = not_a_file(path, path.stat().st_mode)  # a FIFO or device in its place would block or never end
         if kind is not None:

@@ -68,6 +68,23 @@ def build_optimizer(config: OptimizerConfig, params: list[nn.Parameter], *, devi
     return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay, **extra)
 
 
+def wants_channels_last(config: TrainConfig, device: torch.device) -> bool:
+    """Whether this run keeps 4-D parameters and buffers channels-last (``memory_format``, on any device)."""
+    return config.memory_format == "channels_last"
+
+
+@torch.no_grad()
+def to_channels_last(module: nn.Module) -> None:
+    """Every 4-D parameter and buffer of ``module`` in the channels-last layout, in place.
+
+    The tensors stay the same objects (their ``.data`` is replaced), so references to them stay valid; values,
+    shapes and saved files are unchanged (files are written contiguous). Tensors of any other rank are untouched.
+    """
+    for tensor in [*module.parameters(), *module.buffers()]:
+        if tensor.dim() == 4 and not tensor.is_contiguous(memory_format=torch.channels_last):
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+
+
 def choose_mode(config: TrainConfig, dist: Distributed) -> tuple[Mode, str]:
     """The step mode for this run and, when it is not the fastest one available, why."""
     if dist.device.type != "cuda":

@@ -60,10 +60,10 @@ def logger_callbacks(config: TrainConfig, images: torch.Tensor, others: Sequence
     claimed = sorted({c.logger_name for c in others if c.logger_name is not None})
     if config.logger in claimed:
         return []
-    available = ", ".join(["none", "tensorboard", *claimed])
-    raise ConfigError(f"logger={config.logger!r}: no such logger (available: {available}); a third-party logger "
-                      "comes from an installed plugin whose zoo_callbacks hook returns a callback with "
-                      f"logger_name={config.logger!r}")
+    others_named = f"; plugins here provide {', '.join(claimed)}" if claimed else ""
+    raise ConfigError(f"logger={config.logger!r}: no installed plugin provides a logger of that name (built in: none, "
+                      f"tensorboard{others_named}); install the package that does (its zoo_callbacks hook returns a "
+                      f"callback with logger_name={config.logger!r}), or choose another --set logger=...")
 
 
 class TensorBoardLogger(Callback):
@@ -72,7 +72,7 @@ class TensorBoardLogger(Callback):
     Tags: ``train/KEY`` for each key of the logged means as ``metrics.jsonl`` names it (``train/loss``,
     ``train/loss/generator``); ``lr/NETWORK``; ``eval/KEY`` for evaluations during training (early stopping's
     ``eval/test_loss/NETWORK``); ``samples`` and ``reconstructions`` (originals above, reconstructions below).
-    ``images`` are the test images a run pictures (the reconstruction grid shows the first 16 of them).
+    ``images`` are the test images a run pictures (the reconstruction grid shows 16 spread through them).
     Raises ImportError naming the extra when tensorboard is not installed, so a run fails before it starts.
     """
 

@@ -7,6 +7,7 @@ everything else is a callback.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,17 @@ from zoo.train._config import TrainConfig, lr_factor
 from zoo.train._distributed import Distributed, resolve_device
 from zoo.train._objectives import Objective, Update
 from zoo.train._resume import check_and_record_run
-from zoo.train._step import StepEngine, build_optimizer, check_batch_norm, choose_mode, raise_if_non_finite
+from zoo.train._step import (
+    StepEngine,
+    build_optimizer,
+    check_batch_norm,
+    choose_mode,
+    raise_if_non_finite,
+    to_channels_last,
+    wants_channels_last,
+)
+
+logger = logging.getLogger("zoo.train")
 
 Status = Literal["completed", "early-stopped", "interrupted"]
 
@@ -58,9 +69,16 @@ class Trainer:
         self.dist = dist or Distributed.from_environment(config.device)
         self.device = self.dist.device
         self.model = model.to(self.device)
+        if wants_channels_last(config, self.device):
+            to_channels_last(self.model)  # before the optimizers, whose states follow the parameters' layout
         self.objective = objective
         self.data = data.to(self.device)
         self.callbacks = list(callbacks) if self.dist.is_main else []
+        for callback in self.callbacks:
+            if callable(getattr(callback, "on_step_end", None)):  # the hook's name until issue 18: say so, once
+                logger.warning("callback %s defines on_step_end(), which zoo no longer calls; rename it "
+                               "on_log(trainer, step, metrics) (called once per logging window)",
+                               type(callback).__name__)
         self.run = RunDir(config.out)
         self.out = self.run.root
         self.updates = [Update(*update) for update in objective.updates(self.model)]

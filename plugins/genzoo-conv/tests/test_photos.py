@@ -57,3 +57,10 @@ def test_augment_keeps_the_shape_and_moves_pixels_randomly() -> None:
     assert first.shape == images.shape and not torch.equal(first, second)
     assert set(first.unique().tolist()) <= set(images.unique().tolist())  # pixels are moved, never invented
     assert photos.augment(torch.rand(2, 1, 5, 9)).shape == (2, 1, 5, 9)  # small and non-square
+
+
+def test_flat_training_crops_are_left_out() -> None:
+    from zoo_conv import photos
+
+    crops = photos.load("train").images.float()
+    assert float(crops.flatten(1).std(dim=1).min()) >= photos.FLAT_STD

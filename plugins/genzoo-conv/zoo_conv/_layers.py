@@ -35,20 +35,19 @@ Widths = Annotated[tuple[Width, ...], BeforeValidator(_list_to_tuple), Field(min
 def check_strided(shape: tuple[int, int, int], stages: int) -> None:
     """Refuse a ``(C, H, W)`` that ``stages`` stride-2 stages cannot halve exactly, naming the nearest valid sides.
 
-    Raises ValueError (pydantic turns it into the config error): ``height 30 is not a multiple of 4 (2 stride-2
-    stages); use 28 or 32``.
+    Raises ValueError (zoo turns it into a ConfigError): ``data_shape (3, 30, 32): height 30 is not a multiple of
+    4 = 2^2 (each stride-2 stage halves it): use 28 or 32; or change the number of stages``.
     """
     step = 2**stages
+    problems = []
     for axis, side in (("height", shape[1]), ("width", shape[2])):
-        if side % step == 0:
-            continue
-        lower, upper = side - side % step, side - side % step + step
-        nearest = f"{lower} or {upper}" if lower >= step else f"{upper}"
-        raise ValueError(
-            f"data_shape {tuple(shape)}: {axis} {side} is not a multiple of {step} ({stages} stride-2 stage"
-            f"{'s' if stages > 1 else ''} halve it {stages} time{'s' if stages > 1 else ''}); use {nearest}, "
-            "or change the number of stages"
-        )
+        if side % step:
+            lower, upper = side - side % step, side - side % step + step
+            nearest = f"{lower} or {upper}" if lower >= step else f"{upper}"
+            problems.append(f"{axis} {side} is not a multiple of {step} = 2^{stages} (each stride-2 stage halves "
+                            f"it): use {nearest}")
+    if problems:
+        raise ValueError(f"data_shape {tuple(shape)}: {'; '.join(problems)}; or change the number of stages")
 
 
 def activation_layer(name: str) -> nn.Module:

@@ -3,7 +3,8 @@
 - test split: 24 crops of each of ``astronaut`` and ``coffee`` (48 crops), never seen in training: the protocol
   of the denoising benchmark;
 - train split: crops of the other colour photographs (``chelsea``, ``rocket``, ``hubble_deep_field``,
-  ``immunohistochemistry``, ``retina``), as many from each as its area warrants.
+  ``immunohistochemistry``, ``retina``), as many from each as its area warrants, flat crops (black sky, black
+  borders) left out.
 
 Crop positions are drawn from fixed seeds, so both splits are the same on every machine. At training time
 (:func:`augment`, the spec's ``augment``) every batch is randomly flipped, transposed and shifted within a
@@ -30,6 +31,7 @@ TEST_CROPS_PER_PHOTO = 24
 TRAIN_CROPS = 4096
 SEEDS = {"train": 17, "test": 25}
 SHIFT = 8  # training crops move by up to this many pixels in each direction
+FLAT_STD = 4.0  # a training crop whose pixels vary less than this (out of 255) is drawn again
 EXTRA = "pip install 'genzoo-conv[photos]'"
 
 
@@ -64,12 +66,22 @@ def photo(name: str) -> np.ndarray:
     return array
 
 
-def random_crops(image: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` crops ``(count, C, CROP, CROP)`` of ``image`` ``(C, H, W)`` at uniform random positions."""
+def random_crops(image: np.ndarray, count: int, rng: np.random.Generator, *, skip_flat: bool = False
+                 ) -> np.ndarray:
+    """``count`` crops ``(count, C, CROP, CROP)`` of ``image`` ``(C, H, W)`` at uniform random positions.
+
+    ``skip_flat`` draws twice as many and keeps those that are not flat (pixel std of at least ``FLAT_STD``, out
+    of 255), such as the black sky of ``hubble_deep_field`` and the black border of ``retina``: nothing to learn.
+    """
     _, height, width = image.shape
-    ys = rng.integers(0, height - CROP + 1, count)
-    xs = rng.integers(0, width - CROP + 1, count)
-    return np.stack([image[:, y:y + CROP, x:x + CROP] for y, x in zip(ys, xs, strict=True)])
+    draws = 2 * count if skip_flat else count
+    ys = rng.integers(0, height - CROP + 1, draws)
+    xs = rng.integers(0, width - CROP + 1, draws)
+    crops = np.stack([image[:, y:y + CROP, x:x + CROP] for y, x in zip(ys, xs, strict=True)])
+    if skip_flat:
+        textured = crops.reshape(draws, -1).std(axis=1) >= FLAT_STD
+        crops = np.concatenate([crops[textured], crops[~textured]])  # flat ones only if too few are textured
+    return crops[:count]
 
 
 def augment(images: Tensor) -> Tensor:
@@ -107,7 +119,8 @@ def _crops(split: str) -> torch.Tensor:
         areas = np.array([photo(name).shape[1] * photo(name).shape[2] for name in TRAIN_PHOTOS], dtype=np.float64)
         counts = np.floor(TRAIN_CROPS * areas / areas.sum()).astype(int)
         counts[0] += TRAIN_CROPS - counts.sum()  # the rounding remainder
-        parts = [random_crops(photo(name), int(n), rng) for name, n in zip(TRAIN_PHOTOS, counts, strict=True)]
+        parts = [random_crops(photo(name), int(n), rng, skip_flat=True)
+                 for name, n in zip(TRAIN_PHOTOS, counts, strict=True)]
     return torch.from_numpy(np.concatenate(parts))  # uint8 (N, 3, CROP, CROP); zoo scales it to [0, 1]
 
 

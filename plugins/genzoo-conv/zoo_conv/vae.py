@@ -8,8 +8,9 @@ posterior, which gives much better samples than the prior.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
+import pydantic
 import torch
 from pydantic import Field
 from torch import Tensor, nn
@@ -17,6 +18,10 @@ from torch import Tensor, nn
 from zoo_conv._coders import ConvCoderConfig, ConvDecoder, ConvEncoder, code_entry, code_head, code_map_shape
 from zoo_conv._layers import randn
 from zoo_conv.ae import check_input
+
+# The sampler's tables are buffers, outside the parameter budget: bound the code they are sized by.
+MAX_CODE = 16_384
+MAX_FULL_COVARIANCE_CODE = 512
 
 
 class ConvVAEConfig(ConvCoderConfig):
@@ -32,6 +37,14 @@ class ConvVAEConfig(ConvCoderConfig):
         1.0, gt=0.0, le=2.0, description="scales the random deviation of every sampled latent (below 1: samples "
         "nearer the modes, sharper but less varied)"
     )
+
+    @pydantic.model_validator(mode="after")
+    def _check_code_size(self) -> Self:
+        code, limit = self.code_size(), MAX_FULL_COVARIANCE_CODE if self.sampler == "gmm-full" else MAX_CODE
+        if code > limit:
+            raise ValueError(f"the code has {code:,} values, above the {limit:,} the {self.sampler!r} sampler "
+                             "takes; use fewer latent_channels or more stages (or the 'dense' bottleneck)")
+        return self
 
     def parameter_count(self) -> int:
         return self.encoder_count() + 2 * self.head_count() + self.decoder_count()
