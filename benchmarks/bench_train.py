@@ -1,7 +1,8 @@
 """Zoo trainer vs a hand-written PyTorch loop: same model, data, optimizer settings and step count.
 
 The hand-written loop is what a careful user writes: ``Adam(fused=True)``, data as one in-memory tensor,
-batches by index, and its losses read every 50 steps (not every step). Cases:
+batches by ``index_select`` (as the trainer gathers them), and its losses read every 50 steps (not every step).
+Cases:
 
 - ``dense-gan`` with the shipped recipe of ``dense-gan.mnist5k`` (registry/dense-gan.mnist5k/entry.json:
   batch-normalised generator, discriminator dropout, translation augmentation, EMA generator, Adam 2e-4 with
@@ -11,15 +12,26 @@ batches by index, and its losses read every 50 steps (not every step). Cases:
   0.999)) at the trainer's default batch 64: the zoo side is given no optimizer settings, so the recipe applies
   as it does for ``zoo train dcgan``; the loop reads the same recipe.
 
+``--loop`` picks the hand-written GAN loops measured against the trainer: ``standard`` (the PyTorch DCGAN
+example's: the generator's loss is backpropagated through a discriminator that still requires gradients, whose
+weight gradients are computed and then discarded by the next ``zero_grad``) and ``frozen`` (the discriminator's
+parameters set ``requires_grad_(False)`` while the generator's loss graph is built, as pix2pix/CycleGAN's
+``set_requires_grad`` does and as the trainer does: the strongest hand-written baseline). Autoencoder cases have
+one loop.
+
 ``--memory-format`` and ``--precision`` set both sides alike: the trainer's ``memory_format`` and ``precision``
 fields, and in the loop ``model.to(memory_format=torch.channels_last)`` and ``torch.autocast("cpu", bfloat16)``
 around the forward passes. Several values measure each combination in every round.
 
-Runs alternate in one process (plain, zoo, plain, zoo, ...) so that the noise of a shared machine hits both
-alike. Steps per second are timed between step 50 and the last step (set-up and final pictures excluded); the
-report gives the best run of each side and the median of the per-round ratios.
+Runs alternate in one process so that the noise of a shared machine hits every side alike; the order of the
+sides is reversed every other round (loop first, then zoo first), so a load that rises or falls during a round
+favours neither. Steps are timed between step 50 and the last step (set-up and final pictures excluded), twice:
+wall-clock steps per second, the figure a user sees, and steps per second of the process's CPU time
+(``time.process_time``), which leaves out the time another process holds the core and so measures each side's
+own work on a loaded machine (with one torch thread it is that thread's time; with several it sums them). The
+report gives, for each, the best run of each side and the median of the per-round ratios.
 
-    python benchmarks/bench_train.py [--rounds 3] [--steps 400] [--cases dcgan]
+    python benchmarks/bench_train.py [--rounds 3] [--steps 400] [--cases dcgan] [--loop standard frozen]
         [--memory-format contiguous channels_last] [--precision fp32 bf16]
 """
 
@@ -33,6 +45,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +69,8 @@ CASES: dict[str, dict[str, Any]] = {
     "dcgan": {"batch": 64, "recipe": True, "model": {}},  # lr and betas: the spec's recipe
 }
 GANS = ("dense-gan", "dcgan")
+LOOPS = ("standard", "frozen")
+Rates = tuple[float, float]  # (wall-clock steps/s, CPU-time steps/s)
 
 
 def optimizer_settings(name: str) -> tuple[float, tuple[float, float]]:
@@ -71,22 +86,31 @@ def channels_last(memory_format: str) -> bool:
     return memory_format == "channels_last"
 
 
+def clocks() -> Rates:
+    """Now, by the wall clock and by this process's CPU time."""
+    return time.perf_counter(), time.process_time()
+
+
+def rates(steps: int, start: Rates, end: Rates) -> Rates:
+    return steps / (end[0] - start[0]), steps / (end[1] - start[1])
+
+
 class StepClock(Callback):
     """Times logged steps (every ``log_every``): from the first logged step at or after WARMUP to the last."""
 
     def __init__(self) -> None:
         self.start_step = 0
-        self.start = self.end = 0.0
+        self.start = self.end = (0.0, 0.0)
         self.end_step = 0
 
-    def on_log(self, trainer, step, metrics):  # type: ignore[no-untyped-def]
-        now = time.perf_counter()
+    def on_log(self, trainer: Any, step: int, metrics: dict[str, float]) -> None:
+        now = clocks()
         if not self.start_step and trainer.step >= WARMUP:
             self.start_step, self.start = trainer.step, now
         self.end_step, self.end = trainer.step, now
 
 
-def zoo_run(name: str, steps: int, *, memory_format: str = "contiguous", precision: str = "fp32") -> float:
+def zoo_run(name: str, steps: int, *, memory_format: str = "contiguous", precision: str = "fp32") -> Rates:
     case = CASES[name]
     clock = StepClock()
     with tempfile.TemporaryDirectory() as out:
@@ -99,10 +123,12 @@ def zoo_run(name: str, steps: int, *, memory_format: str = "contiguous", precisi
         config = TrainConfig.model_validate(fields)
         torch.manual_seed(0)
         train(name, config, quiet=True, callbacks=[clock], **case["model"])
-    return (clock.end_step - clock.start_step) / (clock.end - clock.start)
+    return rates(clock.end_step - clock.start_step, clock.start, clock.end)
 
 
-def plain_run(name: str, steps: int, *, memory_format: str = "contiguous", precision: str = "fp32") -> float:
+def plain_run(name: str, steps: int, *, memory_format: str = "contiguous", precision: str = "fp32",
+              loop: str = "standard") -> Rates:
+    """The hand-written loop; ``loop="frozen"`` builds the generator's loss with the discriminator frozen."""
     case = CASES[name]
     torch.manual_seed(0)
     data = load_dataset("mnist-5k", "train").images
@@ -136,15 +162,20 @@ def plain_run(name: str, steps: int, *, memory_format: str = "contiguous", preci
 
         def augment(images: torch.Tensor) -> torch.Tensor:
             return translate_randomly(images, shift) if shift > 0 else images
+
+        critic = list(model.discriminator.parameters())
+
+        def frozen_critic() -> contextlib.AbstractContextManager[Any]:
+            return frozen(critic) if loop == "frozen" else contextlib.nullcontext()
     else:
         opt = adam(model)
     per_epoch = -(-len(data) // batch)
-    start = 0.0
+    start = (0.0, 0.0)
     for step in range(steps):
         if step % per_epoch == 0:
             order = torch.randperm(len(data))
         i = step % per_epoch
-        x = data[order[i * batch:(i + 1) * batch]]
+        x = data.index_select(0, order[i * batch:(i + 1) * batch])
         if name in GANS:
             with autocast():
                 with torch.no_grad():
@@ -154,7 +185,7 @@ def plain_run(name: str, steps: int, *, memory_format: str = "contiguous", preci
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-            with autocast():
+            with autocast(), frozen_critic():
                 loss_g = F.softplus(-model.discriminator(augment(model.generator.sample(len(x))))).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -173,8 +204,20 @@ def plain_run(name: str, steps: int, *, memory_format: str = "contiguous", preci
             if (step + 1) % READ_EVERY == 0:
                 float(loss.detach())
         if step + 1 == WARMUP:
-            start = time.perf_counter()
-    return (steps - WARMUP) / (time.perf_counter() - start)
+            start = clocks()
+    return rates(steps - WARMUP, start, clocks())
+
+
+@contextlib.contextmanager
+def frozen(params: list[torch.nn.Parameter]) -> Iterator[None]:
+    """``params`` without ``requires_grad`` while the block builds its graph (pix2pix's ``set_requires_grad``)."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def cpu_name() -> str:
@@ -191,6 +234,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=400, help="steps per run, a multiple of 50")
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--loop", nargs="+", default=["standard"], choices=list(LOOPS),
+                        help="hand-written GAN loops to measure: standard, and/or frozen (discriminator frozen during "
+                             "the generator's update, as the trainer does)")
     parser.add_argument("--memory-format", nargs="+", default=["contiguous"], choices=["contiguous", "channels_last"],
                         help="layout of 4-D weights on both sides (the trainer's memory_format; default contiguous)")
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
@@ -201,26 +247,45 @@ def main() -> None:
     results: dict[str, Any] = {"device": device}
     combos = [(f, p) for f in args.memory_format for p in args.precision]
     for name in args.cases:
-        zoo_rates: dict[tuple[str, str], list[float]] = {c: [] for c in combos}
-        plain_rates: dict[tuple[str, str], list[float]] = {c: [] for c in combos}
-        for _ in range(args.rounds):
-            for combo in combos:  # every combination once per round, the loop then the zoo
+        loops = list(args.loop) if name in GANS else ["standard"]
+        zoo_rates: dict[tuple[str, str], list[Rates]] = {c: [] for c in combos}
+        plain_rates: dict[tuple[str, str, str], list[Rates]] = {(*c, loop): [] for c in combos for loop in loops}
+        for round_ in range(args.rounds):
+            for combo in combos:  # every combination once per round; the order of the sides flips every round
                 fmt, precision = combo
-                plain_rates[combo].append(plain_run(name, args.steps, memory_format=fmt, precision=precision))
-                zoo_rates[combo].append(zoo_run(name, args.steps, memory_format=fmt, precision=precision))
+                sides: list[str] = ["zoo", *loops]
+                for side in sides if round_ % 2 else sides[::-1]:
+                    if side == "zoo":
+                        zoo_rates[combo].append(zoo_run(name, args.steps, memory_format=fmt, precision=precision))
+                    else:
+                        plain_rates[(*combo, side)].append(
+                            plain_run(name, args.steps, memory_format=fmt, precision=precision, loop=side))
         for combo in combos:
-            zs, ps = zoo_rates[combo], plain_rates[combo]
-            # On a shared machine another process can halve one run; the best run of each side is the least
-            # disturbed, and the median of the per-round ratios compares runs made seconds apart.
-            z, p = max(zs), max(ps)
-            paired = statistics.median(a / b for a, b in zip(zs, ps, strict=True))
-            key = name if len(combos) == 1 else f"{name} {combo[0]} {combo[1]}"
-            results[key] = {"batch": CASES[name]["batch"], "memory_format": combo[0], "precision": combo[1],
-                            "zoo_best_steps_per_s": round(z, 2), "plain_fused_best_steps_per_s": round(p, 2),
-                            "ratio_best": round(z / p, 3), "ratio_median_of_rounds": round(paired, 3),
-                            "zoo_rounds": [round(r, 2) for r in zs], "plain_rounds": [round(r, 2) for r in ps]}
-            print(f"{key:30s} batch {CASES[name]['batch']:4d}: best zoo {z:8.2f} steps/s, best plain fused loop "
-                  f"{p:8.2f} steps/s, ratio {z / p:.3f}; median of per-round ratios {paired:.3f}", flush=True)
+            zs = zoo_rates[combo]
+            for loop in loops:
+                ps = plain_rates[(*combo, loop)]
+                key = name if len(combos) == 1 else f"{name} {combo[0]} {combo[1]}"
+                key += f" vs {loop} loop" if len(loops) > 1 else ""
+                entry: dict[str, Any] = {"batch": CASES[name]["batch"], "memory_format": combo[0],
+                                         "precision": combo[1], "loop": loop}
+                line = [f"{key:40s} batch {CASES[name]['batch']:4d}:"]
+                for index, clock in enumerate(("wall", "cpu")):
+                    z_all, p_all = [r[index] for r in zs], [r[index] for r in ps]
+                    # On a shared machine another process can halve one run; the best run of each side is the
+                    # least disturbed, and the median of the per-round ratios compares runs made seconds apart.
+                    z, p = max(z_all), max(p_all)
+                    paired = statistics.median(a / b for a, b in zip(z_all, p_all, strict=True))
+                    suffix = "" if clock == "wall" else "_cpu"
+                    entry.update({f"zoo_best_steps_per_s{suffix}": round(z, 2),
+                                  f"plain_fused_best_steps_per_s{suffix}": round(p, 2),
+                                  f"ratio_best{suffix}": round(z / p, 3),
+                                  f"ratio_median_of_rounds{suffix}": round(paired, 3),
+                                  f"zoo_rounds{suffix}": [round(r, 2) for r in z_all],
+                                  f"plain_rounds{suffix}": [round(r, 2) for r in p_all]})
+                    line.append(f"{clock}: best zoo {z:7.2f}, best loop {p:7.2f} steps/s, ratio {z / p:.3f}, "
+                                f"median of per-round ratios {paired:.3f};")
+                results[key] = entry
+                print(" ".join(line), flush=True)
     print(json.dumps(results))
 
 

@@ -4,8 +4,9 @@ The core knows no concrete model, so its tests must not borrow the first-party p
 blocked or missing). These probes are registered by the tests themselves, through ``zoo.register_plugin``,
 with the ``probe_models`` fixture of ``tests/conftest.py``; they are built from the three-field contract
 ``zoo.ModelSpec(name, config, build)`` like any stranger's plugin, and name no kind; only the GAN names an
-objective, to pass its moving-average decay and translation augmentation on (``ema_decay`` and
-``augment_translation``, with ``batchnorm`` and ``dropout``: the GAN options the trainer's tests exercise).
+objective, to pass its loss, discriminator steps, moving-average decay and translation augmentation on
+(``loss``, ``d_steps``, ``ema_decay`` and ``augment_translation``, with ``batchnorm`` and ``dropout``: the GAN
+options the trainer's tests exercise).
 
 The autoencoder is the shipped contract suite's probe (``zoo.testing.test_contract.ProbeAE``) at MNIST's shape;
 the denoiser, variational autoencoder, GAN and classifier reuse its config and layer layout.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -114,6 +116,9 @@ class ProbeGANConfig(ProbeAEConfig):
     augment_translation: float = Field(0.0, ge=0.0, le=0.5, description="shift what the discriminator sees by up "
                                        "to this fraction of the image (zoo.train.Adversarial's translate)")
     dropout: float = Field(0.0, ge=0.0, le=0.9, description="dropout after each hidden discriminator layer")
+    loss: Literal["non-saturating", "hinge", "wasserstein-gp"] = Field("non-saturating",
+                                                                       description="zoo.train.Adversarial's loss")
+    d_steps: int = Field(1, ge=1, le=10, description="discriminator updates per generator update")
 
     def parameter_count(self) -> int:
         features = math.prod(self.data_shape)
@@ -199,8 +204,11 @@ class ProbeClassifier(nn.Module):
 
 
 def _gan_objective(model: ProbeGAN) -> Adversarial:
-    """The adversarial objective, told the config's moving-average decay and translation (it cannot derive them)."""
-    return Adversarial(ema_decay=model.config.ema_decay, translate=model.config.augment_translation)
+    """The adversarial objective, told the config's loss, steps, moving-average decay and translation (it cannot
+    derive them)."""
+    config = model.config
+    return Adversarial(config.loss, d_steps=config.d_steps, ema_decay=config.ema_decay,
+                       translate=config.augment_translation)
 
 
 class ProbePlugin:

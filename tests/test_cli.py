@@ -466,6 +466,44 @@ def test_info_and_train_help_show_the_recipe_and_exclusive_bounds(recipe_model: 
     assert code == 0 and shown_recipe not in out
 
 
+def test_list_matches_part_of_a_name_and_info_shows_field_descriptions(
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    # issue 17 point 7: `zoo list stranger` printed nothing and `zoo list --pretrained PATTERN` ignored the pattern
+    code, out, _ = _run(capsys, "list", "probe-g")  # no wildcard: a part of the name
+    assert code == 0 and re.search(r"^probe-gan\b", out, flags=re.MULTILINE) and "probe-ae " not in out
+    code, out, _ = _run(capsys, "list", "probe-?e")  # a wildcard: fnmatch on the whole name
+    assert code == 0 and re.search(r"^probe-ae\b", out, flags=re.MULTILINE) and "probe-gan" not in out
+    code, out, _ = _run(capsys, "list", "--pretrained", "*-gan.*")
+    assert code == 0 and "probe-gan.probe" in out and "probe-ae.probe" not in out
+    with caplog.at_level(logging.WARNING, logger="zoo.cli"):
+        code, out, _ = _run(capsys, "list", "no-such-model")
+    assert code == 0 and out == "" and "no architecture matches 'no-such-model'" in caplog.text
+    code, out, _ = _run(capsys, "info", "probe-dae")
+    assert re.search(r"noise_std .*\(.*exclusiveMinimum 0.0.*\) - std of the Gaussian noise corrupt\(\) adds", out)
+
+
+def test_a_validator_message_reads_without_pydantic_s_prefix() -> None:
+    from pydantic import BaseModel, ConfigDict, field_validator
+
+    from zoo._config import validate_config
+    from zoo.errors import ConfigError
+
+    class Shaped(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        side: int = 8
+
+        @field_validator("side")
+        @classmethod
+        def _even(cls, side: int) -> int:
+            if side % 2:
+                raise ValueError(f"{side} is odd; use {side + 1}")
+            return side
+
+    with pytest.raises(ConfigError) as excinfo:
+        validate_config(Shaped, {"side": 7}, where="zoo.create('x')")
+    assert "side: 7 is odd; use 8" in str(excinfo.value) and "Value error" not in str(excinfo.value)
+
+
 def test_training_errors_name_the_flags_on_the_command_line(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["train", "probe-ae", "--data", "digits", "--steps", "1", "--set", "data_shape=[1,8,8]", "--out",

@@ -26,7 +26,8 @@ def test_public_names() -> None:
 
     assert zoo.data.__all__ == sorted(zoo.data.__all__)
     assert set(zoo.data.__all__) == {
-        "StreamedData", "builtin_datasets", "check_compatible", "load_dataset", "validate_images", "validate_labels",
+        "StreamedData", "builtin_datasets", "check_compatible", "load_dataset", "load_images", "validate_images",
+        "validate_labels",
     }
 
 

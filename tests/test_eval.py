@@ -124,7 +124,7 @@ def test_autoencoder_result_structure() -> None:
     result = zoo.evaluate(_tiny(AE, latent_dim=4, hidden=(16,)), **FAST)
     assert {k: v for k, v in result.items() if k != "metrics"} == {
         "architecture": AE, "dataset": DATA, "split": "test", "seeds": [0, 1], "num_samples": 64,
-        "classifier": None,
+        "classifier": None, "notes": [],
     }
     assert list(result["metrics"]) == ["mse", "psnr", "probe_accuracy"]
     for summary in result["metrics"].values():
@@ -231,7 +231,7 @@ def test_the_classifier_is_the_one_the_dataset_names(monkeypatch: pytest.MonkeyP
 
     assert _evaluate.dataset_classifier("mnist-5k") == "digit-cnn.mnist5k"
     assert _evaluate.dataset_classifier("digits") is None
-    with pytest.raises(ConfigError, match=r"dataset 'digits' names none.*classifier="):
+    with pytest.raises(ConfigError, match=r"none is registered for digits\. Pass classifier= .*zoo train"):
         zoo.evaluate(ConstantGenerator(), **FAST)
 
 

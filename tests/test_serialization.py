@@ -118,14 +118,21 @@ def test_a_killed_save_leaves_a_loadable_pair(tmp_path: Path) -> None:
     rng = random.Random(0)
     seen, interrupted_mid_save = set(), 0
     for _ in range(25):
+        ready_read, ready_write = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: save forever until killed
+        if pid == 0:  # the child: save forever until killed, saying when the first save is done
             try:
+                os.close(ready_read)
                 for index in range(10**9):
                     zoo.save(models[index % len(models)], tmp_path)
+                    if index == 0:
+                        os.write(ready_write, b"1")
             finally:
                 os._exit(1)
-        time.sleep(rng.uniform(0.0, 0.08))
+        os.close(ready_write)
+        os.read(ready_read, 1)  # on a loaded machine the child may start late: time the kill from its saves
+        os.close(ready_read)
+        time.sleep(rng.uniform(0.0, 0.05))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

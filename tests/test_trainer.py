@@ -392,11 +392,12 @@ def _weights(out: Path) -> dict[str, torch.Tensor]:
 
 def test_static_step_matches_eager_bit_for_bit(tmp_path, monkeypatch):
     """The static step (fixed batch buffers, gradients zeroed in place, partial batches outside) is what a CUDA
-    graph replays; on CPU it must train exactly as the eager step, on the GAN recipe's moving parts."""
+    graph replays; on CPU it must train exactly as the eager step, on the GAN recipe's moving parts (several
+    discriminator steps, hinge loss, batch norm, dropout, translation, moving average)."""
     import zoo.train._trainer as trainer_module
 
     extra = {"data_shape": (1, 8, 8), "ema_decay": 0.9, "augment_translation": 0.125, "batchnorm": True,
-             "dropout": 0.3}
+             "dropout": 0.3, "loss": "hinge", "d_steps": 2}
     config = {"steps": 50, "batch_size": 64, "optimizer": {"lr": 2e-4, "betas": [0.5, 0.999]}, "log_every": 10,
               "drop_last": False, "grad_clip": 5.0}
     train(GAN, _cfg(tmp_path, "eager", **config), quiet=True, **extra)

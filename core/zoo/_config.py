@@ -76,7 +76,7 @@ def validate_config(config_cls: type[BaseModel], data: Any, *, where: str) -> An
         return config_cls.model_validate(data)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {_message(err)}"
             + (f" (got {err['input']!r})" if err["type"] != "missing" and _short(err.get("input")) else "")
             for err in exc.errors()
         )
@@ -84,6 +84,12 @@ def validate_config(config_cls: type[BaseModel], data: Any, *, where: str) -> An
             f"invalid {config_cls.__name__} in {where}: {problems}. "
             f"Run `zoo info` on the architecture to see the accepted fields and ranges."
         ) from None
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, without the "Value error, " it puts before a validator's own words."""
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ") if err["type"] == "value_error" else message
 
 
 def _short(value: Any) -> bool:

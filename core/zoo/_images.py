@@ -40,6 +40,7 @@ __all__ = [
     "save_image_grid",
     "save_latent_plot",
     "save_loss_curve",
+    "side_by_side",
 ]
 
 
@@ -66,9 +67,14 @@ def image_grid(images: Tensor, *, nrow: int | None = None, padding: int = 2, sca
         top = padding + (index // cols) * (height + padding)
         left = padding + (index % cols) * (width + padding)
         canvas[:, top:top + height, left:left + width] = pixels[index]
+    return _picture(canvas)
+
+
+def _picture(canvas: Tensor) -> Image.Image:
+    """(C, H, W) floats -> an "L" or "RGB" picture: clamped to [0, 1], NaN black."""
     # (C, H, W) floats -> (H, W[, C]) bytes, the layout Pillow expects.
     data = torch.nan_to_num(canvas, nan=0.0).clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
-    if channels == 1:
+    if canvas.shape[0] == 1:
         return Image.fromarray(data[0].numpy())
     return Image.fromarray(data.permute(1, 2, 0).contiguous().numpy())
 
@@ -116,6 +122,37 @@ def comparison_grid(rows: Sequence[Tensor], path: PathLike, *, padding: int = 2,
     blanks = rows[0].new_zeros((-count % cols, *rows[0].shape[1:])).cpu()
     parts = [part for images in rows for part in (images.detach().cpu(), blanks)]
     return save_image_grid(torch.cat(parts), path, nrow=cols, padding=padding, scale=scale)
+
+
+def side_by_side(rows: Sequence[Sequence[Tensor]], path: PathLike, *, padding: int = 2) -> Path:
+    """Save rows of images at full resolution: row ``i`` holds the ``(C, H, W)`` images ``rows[i]`` left to right
+    (e.g. a photograph's noisy input, output and clean target), top-aligned; images may differ in size.
+
+    Every image has the same channel count (1 or 3); rows are separated by ``padding`` black pixels.
+    """
+    images = [image for row in rows for image in row]
+    if not images or not all(rows):
+        raise DataError("side_by_side: give at least one row, each of at least one (C, H, W) image")
+    for index, image in enumerate(images):
+        if not isinstance(image, Tensor) or image.ndim != 3:
+            found = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
+            raise DataError(f"side_by_side image {index}: got {found}; expected a (C, H, W) tensor")
+        _check_images(image[None], f"side_by_side image {index}")
+        if image.shape[0] != images[0].shape[0]:
+            raise DataError(f"side_by_side: image {index} has {image.shape[0]} channel(s) but image 0 has "
+                            f"{images[0].shape[0]}; expected one channel count")
+    heights = [max(int(image.shape[1]) for image in row) for row in rows]
+    widths = [sum(int(image.shape[2]) + padding for image in row) + padding for row in rows]
+    canvas = torch.zeros(images[0].shape[0], sum(heights) + padding * (len(rows) + 1), max(widths))
+    top = padding
+    for row, height in zip(rows, heights, strict=True):
+        left = padding
+        for image in row:
+            _, h, w = image.shape
+            canvas[:, top:top + h, left:left + w] = image.detach().to("cpu", torch.float32)
+            left += w + padding
+        top += height + padding
+    return _atomic_write(path, _picture(canvas).save)
 
 
 def interpolation_strip(decoder_fn: Callable[[Tensor], Tensor], z0: Tensor, z1: Tensor, steps: int,

@@ -142,6 +142,11 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def strict_plugins() -> bool:
+    """Whether ``ZOO_STRICT_PLUGINS`` asks for a broken plugin to be an error rather than a warning."""
+    return _env_flag(ENV_STRICT)
+
+
 def _blocked() -> set[str]:
     return {part.strip() for part in os.environ.get(ENV_BLOCK, "").split(",") if part.strip()}
 
@@ -167,7 +172,7 @@ def build_registry(*, strict: bool | None = None) -> Registry:
     ``strict`` (default: ``ZOO_STRICT_PLUGINS``) makes the first broken plugin a :class:`PluginError`;
     ``zoo plugins`` builds with ``strict=False`` so that it can list every problem.
     """
-    strict = _env_flag(ENV_STRICT) if strict is None else strict
+    strict = strict_plugins() if strict is None else strict
     blocked = _blocked()
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
@@ -366,7 +371,7 @@ def call_hook(hook_name: str, item_type: type[_Item], *, consequence: str = "", 
     plugin and the hook (plus ``consequence``), and marks the plugin broken; fatal with ``ZOO_STRICT_PLUGINS=1``.
     """
     registry = get_registry()
-    strict = _env_flag(ENV_STRICT)
+    strict = strict_plugins()
     infos = {info.name: info for info in registry.plugins}
     items: list[_Item] = []
     if registry.manager is None:
@@ -516,4 +521,5 @@ __all__ = [
     "registry_entry",
     "registry_root",
     "reload_registry",
+    "strict_plugins",
 ]

@@ -16,7 +16,9 @@ nothing else: no model names, no class checks, no attribute names looked up else
   moved toward the generator after each update;
 - :class:`FeatureExtractor` ``features(x)``, :class:`Classifier` also logits from ``forward(x)``: the
   Classification objective, the feature space generator metrics are computed in;
-- :class:`DataShaped` ``data_shape``, the ``(C, H, W)`` of one sample: data is checked against it.
+- :class:`DataShaped` ``data_shape``, the ``(C, H, W)`` of one sample: data is checked against it;
+  :class:`FlexibleSize` ``nearest_size(height, width)``: ``forward`` also takes other heights and widths (a fully
+  convolutional model), so ``zoo reconstruct`` runs it on whole photographs of any size it accepts.
 
 :func:`family_of` names the family a model's protocols imply (the ``kind`` shown by ``zoo list`` when a
 spec gives none).
@@ -147,6 +149,32 @@ class DataShaped(Protocol):
     def data_shape(self) -> tuple[int, ...]: ...
 
 
+@runtime_checkable
+class FlexibleSize(Protocol):
+    """Its ``forward(x)`` takes images of other heights and widths than ``data_shape`` (a fully convolutional net);
+    an autoencoder's reconstruction then has the size of its input.
+
+    ``nearest_size(height, width)`` returns ``(height, width)`` itself when ``forward`` takes images of that size,
+    else the nearest size it does take, e.g. both sides rounded to a multiple of 8 (the error for a refused size
+    names it). The channel count is always ``data_shape[0]``, and ``encode``, ``decode`` and ``sample`` keep to
+    ``data_shape``. A model whose config makes it fixed-size (a dense bottleneck) returns ``data_shape[1:]``.
+    Check a size with :func:`takes_size`.
+    """
+
+    def nearest_size(self, height: int, width: int) -> tuple[int, int]: ...
+
+
+def takes_size(model: FlexibleSize, height: int, width: int) -> tuple[bool, tuple[int, int]]:
+    """Whether ``model.forward`` takes images ``height`` x ``width``, and the nearest size it takes (that size when
+    it does); a ``nearest_size`` that returns anything but two positive ints is a bug in the model (TypeError)."""
+    nearest = model.nearest_size(height, width)
+    if not (isinstance(nearest, tuple) and len(nearest) == 2
+            and all(isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in nearest)):
+        raise TypeError(f"{type(model).__name__}.nearest_size({height}, {width}) returned {nearest!r}; expected a "
+                        "(height, width) tuple of positive ints (zoo.protocols.FlexibleSize)")
+    return nearest == (height, width), nearest
+
+
 def is_gan(model: object) -> bool:
     """True when ``model`` has ``.generator`` and ``.discriminator`` modules and can draw fakes."""
     if not isinstance(model, GAN):
@@ -226,6 +254,7 @@ __all__ = [
     "EMAGenerator",
     "Encoder",
     "FeatureExtractor",
+    "FlexibleSize",
     "Generator",
     "LatentSampler",
     "VariationalAutoencoder",
@@ -235,4 +264,5 @@ __all__ = [
     "gan_fakes",
     "is_gan",
     "sampler_of",
+    "takes_size",
 ]

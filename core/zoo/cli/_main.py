@@ -44,8 +44,9 @@ RUN: dict[str, str] = {
     "export": "zoo.cli._run_export:export",
 }
 
-# Commands that compute with torch: they take --threads and get a thread count chosen for the machine.
-COMPUTE_COMMANDS = ("train", "sample", "reconstruct", "encode", "interpolate", "eval")
+# Commands that compute with torch: they take --threads and get a thread count chosen for the machine (export's
+# onnxruntime check runs with torch's thread count too).
+COMPUTE_COMMANDS = ("train", "sample", "reconstruct", "encode", "interpolate", "eval", "export")
 MAX_DEFAULT_THREADS = 4
 QUIET_HELP = "print nothing but the requested output and errors"
 VERBOSE_HELP = "show debug logging and full tracebacks"

@@ -41,15 +41,17 @@ def evaluate(args: argparse.Namespace) -> int:
 def format_table(result: dict[str, Any]) -> str:
     """The metrics of an evaluation result as an aligned text table, one metric per row."""
     seeds = result["seeds"]
+    width = max([16, *(len(name) for name in result["metrics"])])  # psnr_denoised_split is 19 characters
     lines = [
         f"{result['architecture']} on {result['dataset']} ({result['split']} split), seeds {seeds}"
         + (f", classifier {result['classifier']}" if result.get("classifier") else ""),
-        f"{'metric':16s} {'mean':>12s} {'std':>10s}  values",
+        f"{'metric':{width}s} {'mean':>12s} {'std':>10s}  values",
     ]
     for name, summary in result["metrics"].items():
         values = ", ".join(f"{v:.4g}" for v in summary["values"])
-        lines.append(f"{name:16s} {summary['mean']:12.5g} {summary['std']:10.3g}  {values}")
+        lines.append(f"{name:{width}s} {summary['mean']:12.5g} {summary['std']:10.3g}  {values}")
     if "psnr_gain" in result["metrics"]:
         lines.append("psnr, psnr_noisy, psnr_denoised, psnr_gain: mean over test images of each image's PSNR (dB); "
                      "psnr_*_split: PSNR of the mean squared error over the whole split")
+    lines.extend(f"note: {note}" for note in result.get("notes", []))
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from zoo import _images
 from zoo._files import atomic_destination, check_writable_target
 from zoo._text import shown
 from zoo.cli._common import data_of, report
-from zoo.data import check_compatible, load_dataset
+from zoo.data import check_compatible, load_dataset, load_images
 from zoo.errors import ConfigError, DataError
 from zoo.protocols import (
     Autoencoder,
@@ -22,12 +22,16 @@ from zoo.protocols import (
     Decoder,
     Denoiser,
     Encoder,
+    FlexibleSize,
     data_shape_of,
     family_of,
     sampler_of,
 )
 
 MAX_STEPS = 100
+# Reconstructions of images up to this many pixels a side, all of one size, are drawn as a grid at twice their size;
+# larger ones (photographs) or images of several sizes at full resolution, one row per image.
+GRID_SIDE = 128
 
 
 def sample(args: argparse.Namespace) -> int:
@@ -62,19 +66,53 @@ def reconstruct(args: argparse.Namespace) -> int:
     _check_count(args.n, "images", 1_000)
     _check_seed(args.seed)
     _images.check_output_path(args.out)
-    model, data, _ = _encoder_and_data(args, args.split)
-    originals = data.spread(args.n).images
+    model, originals = _reconstruction_inputs(args)
+    seeded = torch.Generator().manual_seed(args.seed)
+    denoises = isinstance(model, Denoiser)
+    what = "noisy inputs, outputs and clean targets" if denoises else "originals and reconstructions"
     with torch.no_grad():
-        if isinstance(model, Denoiser):  # show what it undoes: noisy input, its output, the clean target
-            noisy = model.corrupt(originals, generator=torch.Generator().manual_seed(args.seed))
-            denoised = model(noisy)  # type: ignore[operator]  # a Denoiser is also an Autoencoder
-            written = _images.comparison_grid([noisy, denoised, originals], args.out, scale=2)
-            report(args, f"wrote {len(originals)} denoised images to {written}: noisy inputs (top), outputs "
-                   "(middle), clean targets (bottom)")
-            return 0
-        written = _images.reconstruction_grid(originals, model(originals), args.out, scale=2)
-    report(args, f"wrote {len(originals)} reconstructions to {written}: originals (top), reconstructions (bottom)")
+        if len({tuple(image.shape) for image in originals}) == 1 and max(originals[0].shape[1:]) <= GRID_SIDE:
+            batch = torch.stack(originals)  # (N, C, H, W): small images of one size, in a grid twice their size
+            if denoises:  # show what it undoes: noisy input, its output, the clean target
+                noisy = model.corrupt(batch, generator=seeded)
+                written = _images.comparison_grid([noisy, model(noisy), batch], args.out, scale=2)
+                where = "noisy inputs (top), outputs (middle), clean targets (bottom)"
+            else:
+                written = _images.reconstruction_grid(batch, model(batch), args.out, scale=2)
+                where = "originals (top), reconstructions (bottom)"
+        else:  # photographs: one at a time (their activations are large), at full resolution, one row each
+            rows = []
+            for image in originals:
+                clean = image[None]  # (1, C, H, W)
+                if denoises:
+                    noisy = model.corrupt(clean, generator=seeded)
+                    rows.append([noisy[0], model(noisy)[0], image])
+                else:
+                    rows.append([image, model(clean)[0]])
+            written = _images.side_by_side(rows, args.out)
+            where = "one row per image at full resolution: " + (
+                "noisy input, output, clean target" if denoises else "original, reconstruction")
+    report(args, f"wrote {what} of {len(originals)} image(s) to {written}: {where}")
     return 0
+
+
+def _reconstruction_inputs(args: argparse.Namespace) -> tuple[Any, list[torch.Tensor]]:
+    """The autoencoder ``args.source`` names and up to ``args.n`` images ``(C, H, W)`` of the data to reconstruct.
+
+    A model that takes other sizes (``zoo.FlexibleSize``) gets each image of a folder or image file at its own size
+    (none resized), checked against the sizes it takes; any other model, the data checked to have its shape.
+    """
+    model = _encoder(args)
+    data_name = data_of(args)
+    if not isinstance(model, FlexibleSize):
+        data = _checked_data(model, data_name, args.split)
+        return model, list(data.spread(args.n).images)
+    images = load_images(data_name, args.split, count=args.n)
+    shape = data_shape_of(model)
+    if shape is not None:
+        for image in images:
+            check_compatible(shape, image[None], where=f"--data {shown(data_name)}", model=model)
+    return model, images
 
 
 def encode(args: argparse.Namespace) -> int:
@@ -114,6 +152,13 @@ def _encoder_and_data(args: argparse.Namespace, split: Literal["train", "test"],
     """The model ``args.source`` names, which must encode (and decode with ``decoder``), the ``split`` of the data
     (``--data``, else the data a run directory was trained on) checked to have the shape the model takes, and
     the data's name."""
+    model = _encoder(args, decoder=decoder)
+    data_name = data_of(args)
+    return model, _checked_data(model, data_name, split), data_name
+
+
+def _encoder(args: argparse.Namespace, *, decoder: bool = False) -> Any:
+    """The model ``args.source`` names; it must encode, and also decode with ``decoder``."""
     model = zoo.load(args.source)
     if decoder and not (isinstance(model, Encoder) and isinstance(model, Decoder)):
         raise ConfigError(f"{shown(args.source)} ({shown(getattr(model, 'architecture', '?'))}) has no "
@@ -121,12 +166,16 @@ def _encoder_and_data(args: argparse.Namespace, split: Literal["train", "test"],
     if not isinstance(model, Encoder):
         raise ConfigError(f"{shown(args.source)} ({shown(getattr(model, 'architecture', '?'))}) has no encoder; "
                           "reconstruct and encode take an autoencoder")
-    data_name = data_of(args)
+    return model
+
+
+def _checked_data(model: Any, data_name: str, split: Literal["train", "test"]) -> Any:
+    """The ``split`` of ``data_name``, checked to have the shape ``model`` takes (its ``data_shape``)."""
     data = load_dataset(data_name, split)
     shape = data_shape_of(model)
     if shape is not None:
         check_compatible(shape, getattr(data, "images", data), where=f"--data {shown(data_name)}")
-    return model, data, data_name
+    return data
 
 
 def _default_pair(labels: Any) -> tuple[int, int]:

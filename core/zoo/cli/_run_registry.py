@@ -8,26 +8,30 @@ import json
 import logging
 
 import zoo
-from zoo._registry import ENV_STRICT, _env_flag, build_registry, get_registry
+from zoo._registry import build_registry, get_registry, strict_plugins
 from zoo._text import shown
 from zoo.cli._common import say
 from zoo.cli._fields import recipe_help, training_fields_help
-from zoo.data import load_dataset
-from zoo.data._stream import StreamedData
+from zoo.data import StreamedData, load_dataset
 from zoo.errors import ZooError
 
 
 def list_models(args: argparse.Namespace) -> int:
     registry = get_registry()
-    if args.pretrained:
-        for name in sorted(registry.weights):
-            entry = registry.weights[name]
-            say(f"{name:28s} {entry.summary}")
-        return 0
-    for name in sorted(registry.models):
-        if fnmatch.fnmatchcase(name, args.pattern):
+    # A pattern without wildcards matches anywhere in the name (`zoo list conv`), as a search would.
+    pattern = args.pattern if any(c in args.pattern for c in "*?[") else f"*{args.pattern}*"
+    names = sorted(registry.weights if args.pretrained else registry.models)
+    matched = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+    for name in matched:
+        if args.pretrained:
+            say(f"{name:28s} {registry.weights[name].summary}")
+        else:
             spec = registry.models[name]
             say(f"{name:20s} {spec.kind or '':24s} {spec.description}")
+    if names and not matched:
+        what = "pretrained entry" if args.pretrained else "architecture"
+        logging.getLogger("zoo.cli").warning("no %s matches %r (`zoo list%s` shows them all)", what, args.pattern,
+                                             " --pretrained" if args.pretrained else "")
     return 0
 
 
@@ -68,7 +72,8 @@ def info(args: argparse.Namespace) -> int:
     for field, schema in details["config_schema"].get("properties", {}).items():
         bounds = ", ".join(f"{k} {schema[k]}" for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum",
                                                         "enum") if k in schema)
-        say(f"  {field:22s} default {json.dumps(schema.get('default'))}" + (f" ({bounds})" if bounds else ""))
+        about = f" - {shown(schema['description'], limit=300)}" if isinstance(schema.get("description"), str) else ""
+        say(f"  {field:22s} default {json.dumps(schema.get('default'))}" + (f" ({bounds})" if bounds else "") + about)
     say("pretrained: " + (", ".join(details["pretrained"]) or "none yet"))
     print()
     print(training_fields_help())
@@ -88,4 +93,4 @@ def plugins(args: argparse.Namespace) -> int:
     for p in rows:
         say(f"{p.name:18s} {p.distribution:24s} {p.version:10s} {p.status:8s} {shown(p.error, limit=2000)}")
     broken = any(p.status == "broken" for p in rows)
-    return 1 if broken and (args.check or _env_flag(ENV_STRICT)) else 0
+    return 1 if broken and (args.check or strict_plugins()) else 0

@@ -18,7 +18,7 @@ from zoo.cli._common import report
 from zoo.cli._fields import recipe_help
 from zoo.errors import ConfigError
 from zoo.train import TrainConfig, train
-from zoo.train._resume import cli_options, recorded_run
+from zoo.train._run_records import cli_options, recorded_run
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -19,9 +19,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--label", type=int, default=None,
                    help="class to draw, for class-conditional models (e.g. dense-cgan); default: random classes")
 
-    p = commands.add_parser("reconstruct", help="originals above, an autoencoder's reconstructions below")
+    p = commands.add_parser(
+        "reconstruct", help="originals above, an autoencoder's reconstructions below",
+        description="Write an autoencoder's reconstructions of test images (a denoiser's: noisy input, output and\n"
+        "clean target). --data may be an image file or folder: a model that takes any size (zoo.FlexibleSize,\n"
+        "e.g. a fully convolutional denoiser) gets each photograph at its own size, shown at full resolution,\n"
+        "one row per image.",
+        epilog="examples:\n  zoo reconstruct runs/dense-dae\n  zoo reconstruct runs/conv-dae --data photo.jpg "
+        "--out denoised.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("source", help=SOURCE_HELP)
-    p.add_argument("--data", default=None, help=RUN_DATA_HELP)
+    p.add_argument("--data", default=None, help=RUN_DATA_HELP + "; or an image file")
     p.add_argument("--split", choices=["train", "test"], default="test")
     p.add_argument("-n", type=int, default=16, help="number of images (default 16)")
     p.add_argument("--out", default="reconstructions.png", help="PNG file to write")

@@ -7,7 +7,8 @@ import argparse
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("list", help="list the installed architectures")
-    p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. 'dense-*' (default: all)")
+    p.add_argument("pattern", nargs="?", default="*",
+                   help="fnmatch pattern, e.g. 'dense-*', or a part of the name, e.g. 'conv' (default: all)")
     p.add_argument("--pretrained", action="store_true", help="list pretrained registry entries instead")
 
     commands.add_parser("datasets", help="list the registered datasets with their splits and sizes",

@@ -7,7 +7,7 @@
 
 from zoo.data._builtin import builtin_datasets
 from zoo.data._checks import check_compatible, validate_images, validate_labels
-from zoo.data._load import load_dataset
+from zoo.data._load import load_dataset, load_images
 from zoo.data._stream import StreamedData
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "builtin_datasets",
     "check_compatible",
     "load_dataset",
+    "load_images",
     "validate_images",
     "validate_labels",
 ]

@@ -12,12 +12,15 @@ from torch import Tensor
 
 from zoo._specs import Data, Split
 from zoo.errors import DataError
+from zoo.protocols import FlexibleSize, takes_size
 
 # Bounds that keep a hostile or mistaken file from exhausting memory: one side at most 4096 pixels, and at most
 # 5e8 elements in a split, i.e. 2 GB once converted to float32.
 MAX_SIDE = 4096
 MAX_ELEMENTS = 500_000_000
-CHANNELS = (1, 3)
+# Arrays may hold any channel count up to this (multispectral bands, stacked frames); image files are gray or RGB.
+MAX_CHANNELS = 64
+IMAGE_CHANNELS = (1, 3)
 # Every fifth sample (i % 5 == 4) is held out for the test split: the rule works on files sorted by class.
 HOLDOUT_EVERY = 5
 
@@ -25,7 +28,7 @@ HOLDOUT_EVERY = 5
 def validate_images(images: Any, *, where: str) -> Tensor:
     """``images`` as a float32 ``(N, C, H, W)`` tensor in [0, 1], or a :class:`DataError` naming ``where``.
 
-    Accepts a tensor or numpy array shaped ``(N, C, H, W)`` with C in {1, 3}, ``(N, H, W)`` (one channel) or
+    Accepts a tensor or numpy array shaped ``(N, C, H, W)`` with C from 1 to 64, ``(N, H, W)`` (one channel) or
     ``(N, D)`` with D a perfect square (flattened square one-channel images); dtype ``uint8`` (divided by 255)
     or floating point with every value finite and in [0, 1]. A float32 CPU tensor of the right shape is returned
     as is (not copied).
@@ -115,20 +118,33 @@ def validate_labels(labels: Any, count: int, *, where: str) -> Tensor:
     return tensor
 
 
-def check_compatible(data_shape: Sequence[int], images: Any, where: str) -> None:
+def check_compatible(data_shape: Sequence[int], images: Any, where: str, *, model: object = None) -> None:
     """Raise :class:`DataError` when a model built for ``data_shape`` (C, H, W) cannot take ``images``.
 
-    ``images`` is anything with a ``shape`` ``(N, C, H, W)``: a tensor, or a :class:`StreamedData`.
+    ``images`` is anything with a ``shape`` ``(N, C, H, W)``: a tensor, or a :class:`StreamedData`. When ``model``
+    implements :class:`zoo.protocols.FlexibleSize` (its ``forward`` takes other sizes), images of ``data_shape``'s
+    channel count pass at any height and width its ``nearest_size`` accepts; the error for another size names the
+    nearest one it takes.
     """
     expected = tuple(int(d) for d in data_shape)
     found = tuple(int(d) for d in images.shape[1:])
-    if expected != found:
-        dims = ",".join(str(d) for d in found)
-        raise DataError(
-            f"{where}: the model takes images of shape {expected} (C, H, W) but the data has {found}; build the "
-            f"model for this data with `--set data_shape=[{dims}]` (or data_shape=[{dims}] in zoo.create), "
-            "or resize the data"
-        )
+    if expected == found:
+        return
+    dims = ",".join(str(d) for d in found)
+    rebuild = f"build the model for this data with `--set data_shape=[{dims}]` (or data_shape=[{dims}] in zoo.create)"
+    if isinstance(model, FlexibleSize) and len(found) == 3 and len(expected) == 3:
+        if found[0] != expected[0]:
+            raise DataError(f"{where}: the model takes images of {expected[0]} channel(s), of many sizes, but the "
+                            f"data has {found[0]} (shape {found}, C, H, W); convert the images to {expected[0]} "
+                            f"channel(s), or train a model for {found[0]} (`--set data_shape=[{found[0]},H,W]`)")
+        taken, (height, width) = takes_size(model, found[1], found[2])
+        if not taken:
+            raise DataError(f"{where}: the model takes images of other sizes than {expected} (C, H, W) but not "
+                            f"{found[1]}x{found[2]} pixels; the nearest size it takes is {height}x{width}: crop or "
+                            "pad the images to it")
+        return
+    raise DataError(f"{where}: the model takes images of shape {expected} (C, H, W) but the data has {found}; "
+                    f"{rebuild}, or resize the data")
 
 
 def validate_data(data: Any, *, where: str) -> Data:
@@ -141,16 +157,25 @@ def validate_data(data: Any, *, where: str) -> Data:
 
 
 def holdout(data: Data, split: Split, *, where: str) -> Data:
-    """The deterministic split of one set: "test" is every fifth sample (i % 5 == 4), "train" the rest."""
-    count = data.images.shape[0]
-    keep = (torch.arange(count) % HOLDOUT_EVERY == HOLDOUT_EVERY - 1)
-    if split == "train":
-        keep = ~keep
-    if not bool(keep.any()):
-        raise DataError(f"{where}: {count} image(s) leave no {split} split; the test split holds every fifth "
-                        f"sample (i % 5 == 4), so at least {HOLDOUT_EVERY} images are needed")
+    """The deterministic split of one set: "test" is every fifth sample (i % 5 == 4), "train" the rest; a single
+    image (a photograph to denoise, say) is the whole set of both splits."""
+    keep = torch.from_numpy(split_rows(data.images.shape[0], split, where=where))
     labels = None if data.labels is None else data.labels[keep]
     return Data(images=data.images[keep], labels=labels)
+
+
+def split_rows(count: int, split: Split, *, where: str) -> np.ndarray:
+    """The rows of a set of ``count`` samples in ``split`` (see :func:`holdout`), ascending, as int64."""
+    rows = np.arange(count, dtype=np.int64)
+    if count == 1:
+        return rows
+    is_test = rows % HOLDOUT_EVERY == HOLDOUT_EVERY - 1
+    keep = rows[is_test] if split == "test" else rows[~is_test]
+    if not len(keep):
+        raise DataError(f"{where}: {count} images leave no {split} split; the test split holds every fifth "
+                        f"sample (i % 5 == 4), so at least {HOLDOUT_EVERY} images are needed (a single image is "
+                        "both splits); use the train split, which holds them all, or add images")
+    return keep
 
 
 def check_split(split: Any) -> Split:
@@ -160,7 +185,10 @@ def check_split(split: Any) -> Split:
 
 
 def _nchw_shape(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]:
-    if len(shape) == 4 and shape[1] in CHANNELS:
+    if len(shape) == 4 and _looks_channels_last(shape):
+        raise DataError(f"{where}: images have shape {shape}, which looks channels-last (N, H, W, C): transpose it to "
+                        "(N, C, H, W), e.g. x.permute(0, 3, 1, 2) or np.transpose(x, (0, 3, 1, 2))")
+    if len(shape) == 4 and 1 <= shape[1] <= MAX_CHANNELS:
         return shape[0], shape[1], shape[2], shape[3]
     if len(shape) == 3:
         return shape[0], 1, shape[1], shape[2]
@@ -170,11 +198,14 @@ def _nchw_shape(shape: tuple[int, ...], where: str) -> tuple[int, int, int, int]
             return shape[0], 1, side, side
         raise DataError(f"{where}: images have shape {shape}; a flat (N, D) array needs D to be a perfect square "
                         "(square one-channel images), otherwise save them as (N, C, H, W)")
-    hint = ""
-    if len(shape) == 4 and shape[3] in CHANNELS:
-        hint = " (this looks channels-last: transpose it to (N, C, H, W), e.g. x.permute(0, 3, 1, 2))"
-    raise DataError(f"{where}: images have shape {shape}; expected (N, C, H, W) with C in {CHANNELS}, (N, H, W) "
-                    f"or (N, H*W){hint}")
+    raise DataError(f"{where}: images have shape {shape}; expected (N, C, H, W) with C from 1 to {MAX_CHANNELS}, "
+                    "(N, H, W) or (N, H*W)")
+
+
+def _looks_channels_last(shape: tuple[int, ...]) -> bool:
+    """(N, H, W, C) with a handful of channels last: images 1 to 4 pixels wide with more channels than that are
+    far rarer than a forgotten transpose."""
+    return shape[3] <= 4 < shape[1] and shape[2] > 4
 
 
 def _numpy_kind(dtype: np.dtype[Any]) -> str:

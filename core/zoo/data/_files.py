@@ -21,7 +21,17 @@ from torch import Tensor
 from zoo._files import not_a_file
 from zoo._specs import Data, Split
 from zoo._text import shown
-from zoo.data._checks import CHANNELS, MAX_ELEMENTS, MAX_SIDE, _nchw_shape, _numpy_kind, holdout, validate_data
+from zoo.data._checks import (
+    IMAGE_CHANNELS,
+    MAX_ELEMENTS,
+    MAX_SIDE,
+    _nchw_shape,
+    _numpy_kind,
+    holdout,
+    split_rows,
+    validate_data,
+    validate_images,
+)
 from zoo.data._stream import NpyRows, RowSource, StreamedData, scan_float_rows, should_stream
 from zoo.errors import DataError
 
@@ -65,13 +75,14 @@ def load_path(path: Path, split: Split, *, channels: int | None = None,
                         f"of a {', '.join(ARRAY_SUFFIXES)} file or of a folder of images") from None
     except OSError as exc:
         raise DataError(f"{where}: cannot read it ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(info.st_mode):
+    if stat.S_ISDIR(info.st_mode) or path.suffix.lower() in IMAGE_SUFFIXES:
         # Both splits of a folder are read from one scan each: only the train split's says what it found.
         arrays = _read_folder(path, channels=channels, image_size=image_size, stream=stream, announce=split == "train")
     else:
         require_regular_file(path)
         if channels is not None or image_size is not None:
-            raise DataError(f"{where}: channels and image_size apply to image folders only, not to files")
+            raise DataError(f"{where}: channels and image_size apply to image folders only (and single image "
+                            f"files), not to {path.suffix} files")
         arrays = _read_file(path, stream=stream)
 
     if arrays.stream is not None:
@@ -86,6 +97,21 @@ def load_path(path: Path, split: Split, *, channels: int | None = None,
         raise DataError(f"{where}: test_images have shape (C, H, W) = {tuple(test.images.shape[1:])} but images "
                         f"have {tuple(train.images.shape[1:])}; both splits need the same image shape")
     return test
+
+
+def load_native(path: Path, split: Split, *, count: int | None = None) -> list[Tensor]:
+    """The images of one split of an image folder or file, each ``(C, H, W)`` at its own size (not resized): up to
+    ``count`` of them, evenly spaced through the split (as :meth:`zoo.Data.spread`); only those are decoded."""
+    rows = FolderRows.scan(path, channels=None, image_size=None)
+    chosen = split_rows(rows.count, split, where=str(path))
+    if count is not None:
+        chosen = chosen[np.linspace(0, len(chosen) - 1, min(count, len(chosen))).astype(np.int64)]
+    return [validate_images(rows.read_native(row)[None], where=str(rows.files[row]))[0] for row in chosen.tolist()]
+
+
+def is_image_source(path: Path) -> bool:
+    """Whether ``path`` is an image file or a folder (whose images :func:`load_native` reads at their own sizes)."""
+    return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def require_regular_file(path: Path) -> None:
@@ -306,9 +332,12 @@ class FolderRows:
     def scan(cls, root: Path, *, channels: int | None, image_size: int | tuple[int, int] | None,
              announce: bool = True) -> FolderRows:
         """List the images and read their headers only, so every bound is checked before a pixel is decoded."""
-        if channels is not None and channels not in CHANNELS:
-            raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it")
+        if channels is not None and channels not in IMAGE_CHANNELS:
+            raise DataError(f"{root}: channels={channels!r}; use 1 (grayscale), 3 (RGB) or None to infer it (image "
+                            "files are gray or RGB; save other channel counts as an (N, C, H, W) array)")
         size = _image_size(image_size, root)
+        if not root.is_dir():  # a single image file: the whole set
+            return cls._of([(root, None)], channels=channels, size=size, root=root, announce=announce)
         entries = _visible(root, root)
         folders = [entry for entry in entries if entry.is_dir()]
         if folders and len(folders) != len(entries):
@@ -333,35 +362,55 @@ class FolderRows:
             items.extend((file, None) for file in entries)
         if not items:
             raise DataError(f"{root}: the folder holds no images; expected {', '.join(IMAGE_SUFFIXES)} files")
+        return cls._of(items, channels=channels, size=size, root=root, announce=announce)
+
+    @classmethod
+    def _of(cls, items: list[tuple[Path, int | None]], *, channels: int | None, size: tuple[int, int] | None,
+            root: Path, announce: bool) -> FolderRows:
+        """The rows of ``items`` (file, label): the channels are 1 when every image is gray (unless given), else 3;
+        the size is ``size`` or the first image's."""
         first_size: tuple[int, int] | None = None
+        transparent = 0
         for file, _ in items:
             with _open_image(file) as image:
                 first_size = first_size or (image.height, image.width)
                 if channels is None and image.mode not in GRAY_MODES and not _gray_palette(image, file):
                     channels = 3
+                transparent += image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+        if transparent:
+            logger.log(logging.INFO if announce else logging.DEBUG, "%s: %d image(s) have an alpha channel, which "
+                       "is dropped (zoo reads gray or RGB pixels; flatten onto a background first to keep it)",
+                       shown(str(root), 300), transparent)
         height, width = size or first_size or (0, 0)
         labels = None if items[0][1] is None else np.array([label for _, label in items], dtype=np.int64)
         return cls([file for file, _ in items], labels, (channels or 1, height, width))
 
     def read(self, rows: np.ndarray) -> np.ndarray:
-        from PIL import Image
-
+        """Rows ``rows`` as uint8 ``(len(rows), C, H, W)``, every image resized to :attr:`shape`."""
         channels, height, width = self.shape
         pixels = np.empty((len(rows), channels, height, width), dtype=np.uint8)
-        mode = "L" if channels == 1 else "RGB"
-        resample = Image.Resampling.BILINEAR  # Pillow's resize filters antialias when shrinking
         for index, row in enumerate(rows.tolist()):
-            file = self.files[row]
-            with _open_image(file) as image:
-                try:
-                    converted = image.convert(mode)
-                    if converted.size != (width, height):
-                        converted = converted.resize((width, height), resample)
-                    array = np.asarray(converted)
-                except (OSError, ValueError) as exc:
-                    raise DataError(f"{file}: cannot decode the image: {exc}") from None
-            pixels[index] = array[None] if channels == 1 else array.transpose(2, 0, 1)
+            pixels[index] = self._decode(row, (height, width))
         return pixels
+
+    def read_native(self, row: int) -> np.ndarray:
+        """Row ``row`` as uint8 ``(C, H, W)`` at the image's own size."""
+        return self._decode(row, None)
+
+    def _decode(self, row: int, size: tuple[int, int] | None) -> np.ndarray:
+        from PIL import Image
+
+        file = self.files[row]
+        with _open_image(file) as image:
+            try:
+                converted = image.convert("L" if self.shape[0] == 1 else "RGB")
+                if size is not None and converted.size != (size[1], size[0]):
+                    # Pillow's resize filters antialias when shrinking.
+                    converted = converted.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                array = np.asarray(converted)
+            except (OSError, ValueError) as exc:
+                raise DataError(f"{file}: cannot decode the image: {exc}") from None
+        return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (C, H, W)
 
 
 def _visible(folder: Path, root: Path) -> list[Path]:

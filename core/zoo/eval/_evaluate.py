@@ -82,11 +82,13 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
 
         {"architecture": "dense-vae", "dataset": "mnist-5k", "split": "test", "seeds": [0, 1, 2],
          "num_samples": 1000, "classifier": "digit-cnn.mnist5k",
-         "metrics": {"mse": {"mean": ..., "std": ..., "values": [...]}, ...}}
+         "metrics": {"mse": {"mean": ..., "std": ..., "values": [...]}, ...}, "notes": []}
 
     ``std`` is the sample standard deviation over seeds (0 for one seed). Metrics that do not depend on the
     seed (``mse``, ``psnr``, ``probe_accuracy``, ``fd_floor``, ``accuracy``, ``nll``) are computed once and
-    repeated, so their std is 0.
+    repeated, so their std is 0. ``notes`` lists what was skipped and why: on data whose registration names
+    no classifier (``DatasetSpec.classifier``), with none passed, a model that is also an autoencoder gets its
+    other metrics and a note saying how to get a classifier; a model that is only a generator is refused with it.
     """
     seeds = _check_seeds(seeds)
     if not isinstance(num_samples, int) or isinstance(num_samples, bool) or not 2 <= num_samples <= MAX_SAMPLES:
@@ -108,6 +110,15 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
     data_shape = data_shape_of(model)
     if data_shape is not None:
         check_compatible(data_shape, test.images, where=f"evaluating {architecture} on {dataset}")
+    notes: list[str] = []
+    if sampler is not None and classifier is None and dataset_classifier(data) is None:
+        # No feature space to score samples in: the other metrics still apply; a bare generator has none left.
+        hint = _no_classifier_hint(dataset, tuple(test.images.shape[1:]))
+        if not autoencoder:
+            raise ConfigError(f"cannot evaluate {architecture} on {dataset}: {hint}")
+        logger.debug("skipping the generator metrics: %s", hint)  # the result's notes say it
+        notes.append(f"generator metrics skipped: {hint}")
+        sampler = None
     device = _device(model)
     per_seed: dict[str, list[float]] = {}
     classifier_label: str | None = None
@@ -131,6 +142,7 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
         "num_samples": num_samples,
         "classifier": classifier_label,
         "metrics": {name: _summary(values) for name, values in per_seed.items()},
+        "notes": notes,
     }
 
 
@@ -323,15 +335,25 @@ def dataset_classifier(data: str | os.PathLike[str]) -> str | None:
     return spec.classifier if spec is not None else None
 
 
+def _no_classifier_hint(dataset: str, shape: tuple[int, ...]) -> str:
+    """How to get generator metrics on ``dataset``, whose registration names no feature classifier."""
+    installed = sorted(name for name, spec in get_registry().models.items() if spec.kind == "classifier")
+    example = installed[0] if installed else "CLASSIFIER"
+    dims = ",".join(str(d) for d in shape)
+    return (f"sample quality (fd, precision, recall, class_entropy, confidence) is measured in a classifier's "
+            f"feature space, and none is registered for {dataset}. Pass classifier= (--classifier RUN) a "
+            f"zoo.Classifier of {'x'.join(str(d) for d in shape)} images: train one on labelled images of that "
+            f"shape, e.g. `zoo train {example} --data LABELLED_DATA --set data_shape=[{dims}] --out "
+            f"runs/classifier`, then --classifier runs/classifier (installed classifiers: "
+            f"{', '.join(installed) or 'none'}; docs/evaluation.md)")
+
+
 def _load_classifier(classifier: Source | None, test: Data, dataset: str) -> tuple[nn.Module, str]:
     if classifier is None:
         named = dataset_classifier(dataset)
         if named is None:
-            raise ConfigError(
-                f"generator metrics are computed in a classifier's feature space, and dataset {dataset!r} names "
-                "none; pass classifier= (--classifier) a classifier trained on this data (a run directory, "
-                "NAME.TAG or hf-hub:org/repo)"
-            )
+            hint = _no_classifier_hint(dataset, tuple(test.images.shape[1:]))
+            raise ConfigError(f"cannot compute generator metrics: {hint}")
         try:
             model = _resolve(named, "classifier")
         except (UnknownNameError, LoadError) as exc:

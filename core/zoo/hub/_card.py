@@ -19,6 +19,7 @@ from zoo.protocols import (
     Classifier,
     ConditionalGenerator,
     Denoiser,
+    FlexibleSize,
     data_shape_of,
     family_of,
     sampler_of,
@@ -54,6 +55,25 @@ def _describe(model: nn.Module) -> tuple[str | None, str, str | None]:
     else:
         task = None
     return family, words, task
+
+
+def _data_sentence(shape: tuple[int, ...] | None) -> str:
+    """The data a model takes, channels spelled out (a card reader should not have to decode `3x64x64`)."""
+    if not shape:
+        return "The config below says the data shape it takes."
+    pixels = f" of {shape[0]} channel{'' if shape[0] == 1 else 's'}, {shape[1]} x {shape[2]} pixels," \
+        if len(shape) == 3 else ""
+    return (f"One sample is a `{'x'.join(str(d) for d in shape)}` (channels x height x width) float32 image{pixels} "
+            "with values in [0, 1]; batches are `(N, C, H, W)`.")
+
+
+def _takes_other_sizes(model: FlexibleSize, shape: tuple[int, ...]) -> bool:
+    """Whether a FlexibleSize model takes a size other than its data_shape (a config may make it fixed-size)."""
+    height, width = shape[-2:]
+    try:
+        return model.nearest_size(2 * height, 2 * width) != (height, width)
+    except Exception:  # a card describes; a broken nearest_size is the contract tests' to report
+        return False
 
 
 def _usage(model: nn.Module, shape: tuple[int, ...] | None) -> list[str]:
@@ -119,8 +139,10 @@ def model_card(*, repo_id: str, document: dict[str, Any], model: nn.Module, data
         "",
         "## Data",
         "",
-        (f"One sample is a `{'x'.join(str(d) for d in shape)}` (channels x height x width) float32 image with values "
-         "in [0, 1]; batches are `(N, C, H, W)`." if shape else "The config above says the data shape it takes.")
+        _data_sentence(shape)
+        + (" `forward` also takes images of other heights and widths (the model is fully convolutional; "
+           "`model.nearest_size(height, width)` gives the nearest size it takes)."
+           if shape and isinstance(model, FlexibleSize) and _takes_other_sizes(model, shape) else "")
         + (" Generated samples have the same shape and range." if task == "unconditional-image-generation" else ""),
         "",
         "## Usage",

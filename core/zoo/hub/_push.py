@@ -85,10 +85,10 @@ def upload_folder(staging: Path, repo_id: str, *, token: str | bool | None, priv
         if tag is not None:
             api.create_tag(full_id, tag=tag, revision=info.oid)
     if changed:
-        logger.info("pushed %s to %s@%s (commit %s)", ", ".join(sorted(p.name for p in staging.iterdir())),
+        logger.debug("pushed %s to %s@%s (commit %s)", ", ".join(sorted(p.name for p in staging.iterdir())),
                     full_id, target, info.oid)
     else:
-        logger.info("%s@%s already holds these files (commit %s); nothing was pushed", full_id, target, info.oid)
+        logger.debug("%s@%s already holds these files (commit %s); nothing was pushed", full_id, target, info.oid)
     return PushResult(repo_id=full_id, oid=info.oid, commit_url=shown(str(info.commit_url), 500), branch=target,
                       changed=changed, tag=tag, created_branch=created)
 

@@ -38,9 +38,11 @@ from zoo.protocols import (
     Classifier,
     ConditionalGenerator,
     FeatureExtractor,
+    FlexibleSize,
     Generator,
     data_shape_of,
     is_gan,
+    takes_size,
 )
 
 MODELS = zoo.list_models()
@@ -165,6 +167,24 @@ def test_models_that_take_data_declare_its_shape(name: str) -> None:
     model = _create(name, _small(name))
     if isinstance(model, Autoencoder | FeatureExtractor) or is_gan(model):
         assert data_shape_of(model) is not None, "declare data_shape (zoo.protocols.DataShaped) on the model"
+
+
+@pytest.mark.parametrize(("name", "overrides"), CASES)
+def test_other_sizes_it_says_it_takes(name: str, overrides: dict[str, Any]) -> None:
+    model = _create(name, overrides).eval()
+    if not isinstance(model, FlexibleSize):
+        pytest.skip("not a FlexibleSize")
+    shape = data_shape_of(model)
+    assert shape is not None and len(shape) == 3, "a FlexibleSize model declares its data_shape (C, H, W)"
+    channels, height, width = shape
+    assert takes_size(model, height, width) == (True, (height, width)), "nearest_size(H, W) of data_shape is (H, W)"
+    for asked in ((height + 5, width + 3), (2 * height + 1, max(1, width // 2))):
+        _, size = takes_size(model, *asked)
+        assert takes_size(model, *size) == (True, size), f"nearest_size{asked} = {size}, a size it does not take"
+        if isinstance(model, Autoencoder):
+            x = torch.rand(2, channels, *size, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                assert model(x).shape == x.shape, f"forward on {size[0]}x{size[1]}, a size nearest_size accepts"
 
 
 @pytest.mark.parametrize("name", MODELS)

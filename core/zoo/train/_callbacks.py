@@ -22,7 +22,7 @@ from zoo._serialization import save
 from zoo._specs import Data
 from zoo.errors import TrainingError
 from zoo.protocols import Autoencoder, sampler_of
-from zoo.train._resume import option_names
+from zoo.train._run_records import option_names
 
 if TYPE_CHECKING:
     from zoo.data import StreamedData

@@ -23,7 +23,7 @@ from zoo._files import not_a_file, refuse_symlink
 from zoo._rundir import CHECKPOINT_NAME
 from zoo._serialization import save_tensors
 from zoo.errors import TrainingError
-from zoo.train._resume import option_names
+from zoo.train._run_records import option_names
 
 logger = logging.getLogger("zoo.train")
 

@@ -317,8 +317,11 @@ class Adversarial(ObjectiveArguments):
         return False
 
     def after_update(self, model: Any, network: str) -> None:
+        # Cheap tests first: the protocol check (tens of microseconds) runs only when there is an EMA to update.
+        if network != "generator" or self.ema_decay <= 0:
+            return
         ema = ema_generator_of(model)
-        if network == "generator" and ema is not None and self.ema_decay > 0:
+        if ema is not None:
             update_ema(ema, model.generator, self.ema_decay)
 
 

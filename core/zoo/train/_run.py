@@ -21,7 +21,7 @@ from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, 
 from zoo.train._config import TrainConfig
 from zoo.train._distributed import Distributed
 from zoo.train._objectives import Classification, objective_for
-from zoo.train._resume import prepare_out
+from zoo.train._run_records import prepare_out
 from zoo.train._tensorboard import logger_callbacks
 from zoo.train._trainer import RunResult, Trainer
 

@@ -1,7 +1,7 @@
 """The generic trainer: one loop for every variant; what differs lives in the objective.
 
 The step itself (and its CUDA graph) is :mod:`zoo.train._step`, the batch order :mod:`zoo.train._batches`, the
-run directory's layout :mod:`zoo._rundir` and what it records for ``--resume`` :mod:`zoo.train._resume`;
+run directory's layout :mod:`zoo._rundir` and what it records for ``--resume`` :mod:`zoo.train._run_records`;
 everything else is a callback.
 """
 
@@ -28,7 +28,7 @@ from zoo.train._checkpoint import TrainingState, load_checkpoint, save_checkpoin
 from zoo.train._config import TrainConfig, lr_factor
 from zoo.train._distributed import Distributed, resolve_device
 from zoo.train._objectives import Objective, Update
-from zoo.train._resume import check_and_record_run
+from zoo.train._run_records import check_and_record_run
 from zoo.train._step import (
     StepEngine,
     build_optimizer,

@@ -1,8 +1,8 @@
 """A convolutional autoencoder: strided-convolution encoder, transposed-convolution decoder.
 
 With ``bottleneck="spatial"`` it is fully convolutional: ``forward`` reconstructs an image of any size whose
-sides are multiples of ``2^len(channels)``; ``encode`` and ``decode`` work on ``data_shape`` (see
-:mod:`zoo_conv._coders`).
+sides are multiples of ``2^len(channels)`` (``nearest_size`` says so to the tools: ``zoo reconstruct`` runs it on
+whole photographs); ``encode`` and ``decode`` work on ``data_shape`` (see :mod:`zoo_conv._coders`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def check_input(x: Tensor, config: ConvCoderConfig, *, any_size: bool) -> None:
                          f"{tuple(x.shape)} (a 'spatial' bottleneck takes any multiple of {step})")
 
 
+def nearest_size(config: ConvCoderConfig, height: int, width: int) -> tuple[int, int]:
+    """The size ``forward`` takes nearest to ``height`` x ``width`` (zoo.FlexibleSize): ``data_shape``'s with a dense
+    bottleneck, else each side rounded to the nearest multiple of ``2^stages`` (one at least)."""
+    if config.bottleneck == "dense":
+        return config.data_shape[1], config.data_shape[2]
+    step = 2**config.stages
+    return max(step, (height + step // 2) // step * step), max(step, (width + step // 2) // step * step)
+
+
 class ConvAE(nn.Module):
     """``encode``: images ``(N, C, H, W)`` -> codes ``(N, code_size)``; ``decode``: codes -> images in [0, 1]."""
 
@@ -52,6 +61,9 @@ class ConvAE(nn.Module):
     @property
     def data_shape(self) -> tuple[int, int, int]:
         return self.config.data_shape
+
+    def nearest_size(self, height: int, width: int) -> tuple[int, int]:
+        return nearest_size(self.config, height, width)
 
     def encode(self, x: Tensor) -> Tensor:
         check_input(x, self.config, any_size=False)

@@ -37,6 +37,9 @@ class ConvDAEConfig(zoo.ModelConfig):
     depth: int = Field(10, ge=2, le=64, description="3x3 convolutions in the residual net (DnCNN: 17 to 20)")
     width: int = Field(64, ge=1, le=512, description="channels of every hidden convolution")
     batchnorm: bool = Field(True, description="BatchNorm after every hidden convolution but the first")
+    downscale: int = Field(1, ge=1, le=4, description="run the net on pixel-unshuffled s x s blocks (FFDNet): "
+                           "s*s*C channels at 1/s the size, about 1/s^2 the compute per pixel and s times the "
+                           "receptive field; other sizes are reflection-padded to a multiple of s")
     noise_range: Annotated[tuple[Sigma, Sigma], BeforeValidator(_list_to_tuple)] = Field(
         (5 / 255, 50 / 255), description="training noise: a Gaussian standard deviation drawn per image, "
         "uniformly in [low, high] (a blind denoiser); equal bounds train for one level"
@@ -51,7 +54,7 @@ class ConvDAEConfig(zoo.ModelConfig):
         return self
 
     def parameter_count(self) -> int:
-        c, w, bn = self.data_shape[0], self.width, self.batchnorm
+        c, w, bn = self.data_shape[0] * self.downscale**2, self.width, self.batchnorm
         hidden = (self.depth - 2) * (conv_count(w, w, 3, bias=not bn) + (norm_count(w) if bn else 0))
         return conv_count(c, w, 3) + hidden + conv_count(w, c, 3)
 
@@ -63,7 +66,7 @@ class ConvDAE(nn.Module):
     def __init__(self, *, config: ConvDAEConfig) -> None:
         super().__init__()
         self.config = config
-        c, w, bn = config.data_shape[0], config.width, config.batchnorm
+        c, w, bn = config.data_shape[0] * config.downscale**2, config.width, config.batchnorm
         layers: list[nn.Module] = [nn.Conv2d(c, w, 3, padding=1), nn.ReLU()]
         for _ in range(config.depth - 2):
             layers.append(nn.Conv2d(w, w, 3, padding=1, bias=not bn))
@@ -77,13 +80,29 @@ class ConvDAE(nn.Module):
     def data_shape(self) -> tuple[int, int, int]:
         return self.config.data_shape
 
+    def nearest_size(self, height: int, width: int) -> tuple[int, int]:
+        """Every size is taken: ``forward`` is stride-1 convolutions (zoo.FlexibleSize)."""
+        return height, width
+
     def forward(self, x: Tensor) -> Tensor:
         channels = self.config.data_shape[0]
         if x.ndim != 4 or x.shape[1] != channels:
             raise ValueError(f"expected images of shape (N, {channels}, H, W) (any H, W), got {tuple(x.shape)}")
-        out = x - self.noise(x)  # (N, C, H, W): the input less the estimated noise
+        out = x - self._noise_estimate(x)  # (N, C, H, W): the input less the estimated noise
         # Clipped outside training only: in training the loss sees the raw estimate, so saturated pixels still learn.
         return out if self.training else out.clamp(0.0, 1.0)
+
+    def _noise_estimate(self, x: Tensor) -> Tensor:
+        s = self.config.downscale
+        if s == 1:
+            return self.noise(x)
+        height, width = x.shape[2], x.shape[3]
+        pad_h, pad_w = -height % s, -width % s
+        if pad_h or pad_w:  # reflection needs a pad smaller than the side; replicate covers tiny images
+            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+            x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        blocks = nn.functional.pixel_unshuffle(x, s)  # (N, C*s*s, H/s, W/s)
+        return nn.functional.pixel_shuffle(self.noise(blocks), s)[:, :, :height, :width]
 
     def encode(self, x: Tensor) -> Tensor:
         return self(x).flatten(1)  # (N, C*H*W): the denoised image is the code

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from zoo_conv._coders import ConvCoderConfig, ConvDecoder, ConvEncoder, code_entry, code_head, code_map_shape
 from zoo_conv._layers import randn
-from zoo_conv.ae import check_input
+from zoo_conv.ae import check_input, nearest_size
 
 # The sampler's tables are buffers, outside the parameter budget: bound the code they are sized by.
 MAX_CODE = 16_384
@@ -78,6 +78,9 @@ class ConvVAE(nn.Module):
     @property
     def data_shape(self) -> tuple[int, int, int]:
         return self.config.data_shape
+
+    def nearest_size(self, height: int, width: int) -> tuple[int, int]:
+        return nearest_size(self.config, height, width)  # a spatial bottleneck's forward takes other sizes
 
     def encode_distribution(self, x: Tensor) -> tuple[Tensor, Tensor]:
         check_input(x, self.config, any_size=False)

@@ -18,14 +18,22 @@ from torch import nn
 
 import zoo
 from zoo import Data
-from zoo._registry import get_registry
 from zoo.cli import main
 from zoo.protocols import ConditionalGenerator
+from zoo.train import objective_for
 
 pytestmark = pytest.mark.dense  # the first-party models: skipped when genzoo-dense is missing or blocked
 
 SMALL_CGAN = {"data_shape": (1, 6, 5), "num_classes": 3, "latent_dim": 4, "generator_hidden": (16,),
               "discriminator_hidden": (16,)}
+
+
+def _objective(name: str, model: nn.Module) -> Any:
+    """The objective ``zoo train`` gives ``model``: the one genzoo-dense's spec for ``name`` names."""
+    from zoo_dense.plugin import zoo_models
+
+    spec = next(spec for spec in zoo_models() if spec.name == name)
+    return objective_for(model, spec.objective)
 
 
 def _cgan(**overrides: object) -> Any:
@@ -69,7 +77,7 @@ def test_cgan_objective_needs_labels_and_trains_the_class_head_on_real_images_on
     from zoo.errors import TrainingError
 
     model = _cgan().train()
-    objective = get_registry().model("dense-cgan").objective(model)
+    objective = _objective("dense-cgan", model)
     images = torch.rand(4, 1, 6, 5, generator=torch.Generator().manual_seed(0))
     with pytest.raises(TrainingError, match="labelled data"):
         objective.loss(model, "discriminator", Data(images))
@@ -153,7 +161,7 @@ def test_full_covariance_gmm_sampler_recovers_correlated_clusters_and_survives_s
     reloaded: Any = zoo.load(zoo.save(model, tmp_path))
     assert torch.equal(reloaded.sample(5, generator=torch.Generator().manual_seed(0)), samples)
     assert "sampler_scale_tril" not in zoo.create("dense-vae", sampler="gmm").state_dict()
-    objective = get_registry().model("dense-vae").objective(model)
+    objective = _objective("dense-vae", model)
     assert objective.fit_sampler
 
 
@@ -181,7 +189,7 @@ def test_reconstruction_translates_the_clean_images_it_corrupts_and_targets() ->
     assert int((rows - 14).abs().max()) <= 2 and int((cols - 14).abs().max()) <= 2
     assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 5  # moved, by different amounts
     model = zoo.create("dense-dae", augment_translation=2 / 28)
-    assert get_registry().model("dense-dae").objective(model).translate == 2 / 28
+    assert _objective("dense-dae", model).translate == 2 / 28
 
 
 def test_denoising_reports_per_image_and_split_psnr() -> None:
