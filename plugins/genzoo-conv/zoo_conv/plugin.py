@@ -4,6 +4,7 @@ it calls the hooks. Registered through the ``zoo.plugins`` entry point, exactly 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -108,3 +109,10 @@ def zoo_models() -> list[zoo.ModelSpec]:
 @zoo.hookimpl
 def zoo_datasets() -> list[zoo.DatasetSpec]:
     return [photos.dataset()]
+
+
+@zoo.hookimpl
+def zoo_weights() -> list[zoo.WeightsEntry]:
+    # This distribution's pretrained entries, shipped inside it (package data) so zoo.load("conv-dae.photos")
+    # works offline; a broken entry is logged by name and left out.
+    return zoo.entries_from_folder(Path(__file__).parent / "weights")
