@@ -3,7 +3,8 @@ valid size, parameter counts of the layers used, and noise drawn where a ``torch
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Self
 
 import torch
 from pydantic import BeforeValidator, Field
@@ -48,6 +49,40 @@ def check_strided(shape: tuple[int, int, int], stages: int) -> None:
                             f"it): use {nearest}")
     if problems:
         raise ValueError(f"data_shape {tuple(shape)}: {'; '.join(problems)}; or change the number of stages")
+
+
+class GANWithEMA(nn.Module):
+    """The shell both conv GANs share: ``.generator``, ``.discriminator`` and ``.generator_ema`` (a frozen copy of
+    the generator that the objective moves toward it, or None when ``ema_decay`` is 0), built by ``make_generator``
+    and ``make_discriminator`` from ``config``."""
+
+    def __init__(self, config: Any, make_generator: Callable[[], nn.Module],
+                 make_discriminator: Callable[[], nn.Module]) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = make_generator()
+        self.discriminator = make_discriminator()
+        self.generator_ema: nn.Module | None = None
+        if config.ema_decay > 0:
+            # A submodule, so it is saved with the model; the objective moves it toward the generator.
+            self.generator_ema = make_generator()
+            self.generator_ema.load_state_dict(self.generator.state_dict())
+            self.generator_ema.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> Self:
+        super().train(mode)
+        if self.generator_ema is not None:
+            self.generator_ema.eval()  # never trained: its BatchNorm always uses the running statistics
+        return self
+
+    @property
+    def data_shape(self) -> tuple[int, int, int]:
+        return tuple(self.config.data_shape)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples come from: the moving-average copy when there is one."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
 
 
 def activation_layer(name: str) -> nn.Module:

@@ -24,6 +24,7 @@ from zoo_conv._layers import (
     LEAKY_SLOPE,
     MAX_STAGES,
     DataShape,
+    GANWithEMA,
     check_strided,
     conv_count,
     linear_count,
@@ -192,30 +193,15 @@ class ProjectionDiscriminator(nn.Module):
         return logits, None if self.classify is None else self.classify(h)
 
 
-class ConvCGAN(nn.Module):
+class ConvCGAN(GANWithEMA):
     """``.generator`` and ``.discriminator`` (both take labels), and ``.generator_ema`` (or None)."""
 
+    generator: ConditionalConvGenerator
+
     def __init__(self, *, config: ConvCGANConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config, lambda: ConditionalConvGenerator(config=config),
+                         lambda: ProjectionDiscriminator(config=config))
         self.num_classes = config.num_classes
-        self.generator = ConditionalConvGenerator(config=config)
-        self.discriminator = ProjectionDiscriminator(config=config)
-        self.generator_ema: ConditionalConvGenerator | None = None
-        if config.ema_decay > 0:
-            self.generator_ema = ConditionalConvGenerator(config=config)
-            self.generator_ema.load_state_dict(self.generator.state_dict())
-            self.generator_ema.requires_grad_(False).eval()
-
-    def train(self, mode: bool = True) -> Self:
-        super().train(mode)
-        if self.generator_ema is not None:
-            self.generator_ema.eval()  # never trained: its BatchNorm always uses the running statistics
-        return self
-
-    @property
-    def data_shape(self) -> tuple[int, int, int]:
-        return self.config.data_shape
 
     def fakes(self, labels: Tensor) -> Tensor:
         """Training fakes ``(N, C, H, W)`` for ``labels`` ``(N,)`` from the live generator, with autograd history."""
@@ -231,7 +217,7 @@ class ConvCGAN(nn.Module):
 
         The noise is drawn first from ``generator``, then the labels when drawn, so a seed fixes both.
         """
-        source = self.generator_ema if self.generator_ema is not None else self.generator
+        source: ConditionalConvGenerator = self.sampling_generator  # type: ignore[assignment]
         weight = source.project.weight
         with torch.no_grad():
             z = randn(n, self.config.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)

@@ -21,6 +21,7 @@ from zoo_conv._layers import (
     LEAKY_SLOPE,
     MAX_STAGES,
     DataShape,
+    GANWithEMA,
     check_strided,
     conv_count,
     linear_count,
@@ -149,30 +150,13 @@ class ConvDiscriminator(nn.Module):
         return self.head(h.flatten(1)).squeeze(1)  # (N,)
 
 
-class DCGAN(nn.Module):
+class DCGAN(GANWithEMA):
     """``.generator`` and ``.discriminator``, plus ``.generator_ema`` (or None) when ``ema_decay > 0``."""
 
+    generator: ConvGenerator
+
     def __init__(self, *, config: DCGANConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.generator = ConvGenerator(config=config)
-        self.discriminator = ConvDiscriminator(config=config)
-        self.generator_ema: ConvGenerator | None = None
-        if config.ema_decay > 0:
-            # A submodule, so it is saved with the model; the objective moves it toward the generator.
-            self.generator_ema = ConvGenerator(config=config)
-            self.generator_ema.load_state_dict(self.generator.state_dict())
-            self.generator_ema.requires_grad_(False).eval()
-
-    def train(self, mode: bool = True) -> Self:
-        super().train(mode)
-        if self.generator_ema is not None:
-            self.generator_ema.eval()  # never trained: its BatchNorm always uses the running statistics
-        return self
-
-    @property
-    def data_shape(self) -> tuple[int, int, int]:
-        return self.config.data_shape
+        super().__init__(config, lambda: ConvGenerator(config=config), lambda: ConvDiscriminator(config=config))
 
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)  # (N, latent_dim) -> (N, C, H, W)
@@ -183,5 +167,5 @@ class DCGAN(nn.Module):
 
         Without autograd history: training draws its fakes from ``generator.sample``, which keeps the graph.
         """
-        source = self.generator_ema if self.generator_ema is not None else self.generator
+        source: ConvGenerator = self.sampling_generator  # type: ignore[assignment]
         return source.sample(n, generator=generator)
