@@ -90,6 +90,23 @@ def test_spectral_norm_and_batchnorm_are_options() -> None:
     assert any("parametrizations" in n for n, _ in normed.discriminator.named_parameters())
 
 
+@pytest.mark.parametrize("architecture", ["dcgan", "conv-cgan"])
+def test_minibatch_std_lets_the_discriminator_tell_a_collapsed_batch(architecture: str) -> None:
+    from zoo_conv._layers import MinibatchStd
+
+    model = zoo.create(architecture, data_shape=(1, 8, 8), generator_channels=4, discriminator_channels=4,
+                       minibatch_std=True)
+    assert sum(p.numel() for p in model.parameters()) == model.config.parameter_count()
+    layer = MinibatchStd()
+    varied, collapsed = torch.rand(4, 2, 3, 3), torch.rand(1, 2, 3, 3).expand(4, 2, 3, 3)
+    assert layer(varied).shape == (4, 3, 3, 3) and layer(varied)[:, 2].min() > 0
+    assert torch.equal(layer(collapsed)[:, 2], torch.zeros(4, 3, 3))  # a collapsed batch has no spread
+    assert torch.equal(layer(varied[:1])[:, 2], torch.zeros(1, 3, 3))  # nor has a batch of one
+    images = torch.rand(4, 1, 8, 8)
+    args = () if architecture == "dcgan" else (torch.arange(4) % 2,)
+    assert model.discriminator(images, *args).shape == (4,)
+
+
 def test_conditional_samples_follow_their_labels_argument() -> None:
     model = zoo.create("conv-cgan", data_shape=(3, 8, 8), num_classes=4, latent_dim=4, generator_channels=4,
                        discriminator_channels=4).eval()

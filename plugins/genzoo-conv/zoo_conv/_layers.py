@@ -85,6 +85,19 @@ class GANWithEMA(nn.Module):
         return self.generator_ema if self.generator_ema is not None else self.generator
 
 
+class MinibatchStd(nn.Module):
+    """Appends one channel holding the batch's mean per-feature standard deviation (Karras et al. 2018), so that
+    the discriminator sees how varied a batch is and a generator that collapses to a few images is caught.
+
+    ``(N, C, H, W)`` -> ``(N, C + 1, H, W)``. Real and fake batches go through the discriminator in separate
+    calls, so each is compared with its own spread; a batch of one has spread 0.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        spread = x.std(dim=0, unbiased=False).mean()  # scalar; 0 for a batch of one
+        return torch.cat([x, spread.expand(len(x), 1, *x.shape[2:])], dim=1)
+
+
 def activation_layer(name: str) -> nn.Module:
     if name == "relu":
         return nn.ReLU()

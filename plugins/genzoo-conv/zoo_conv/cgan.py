@@ -25,6 +25,7 @@ from zoo_conv._layers import (
     MAX_STAGES,
     DataShape,
     GANWithEMA,
+    MinibatchStd,
     check_strided,
     conv_count,
     linear_count,
@@ -49,6 +50,10 @@ class ConvCGANConfig(zoo.ModelConfig):
         64, ge=1, le=1024, description="channels of the discriminator's first stage; each later stage doubles them"
     )
     spectral_norm: bool = Field(True, description="spectral normalization on every discriminator layer")
+    minibatch_std: bool = Field(
+        False, description="give the discriminator's last stage the batch's standard deviation as one more channel, "
+        "so that it sees a batch's variety (against mode collapse)"
+    )
     ema_decay: float = Field(
         0.999, ge=0.0, lt=1.0, description="decay of the generator's moving-average copy; 0 keeps no copy"
     )
@@ -77,7 +82,7 @@ class ConvCGANConfig(zoo.ModelConfig):
     def features(self) -> int:
         """Size of the discriminator's flattened last feature map, what its heads read."""
         h, w = self.bottom()
-        return self.discriminator_widths()[-1] * h * w
+        return (self.discriminator_widths()[-1] + self.minibatch_std) * h * w
 
     def generator_count(self) -> int:
         widths, (h, w), k = self.generator_widths(), self.bottom(), self.num_classes
@@ -174,6 +179,8 @@ class ProjectionDiscriminator(nn.Module):
         for fan_in, fan_out in zip(ins, widths, strict=True):
             conv = nn.Conv2d(fan_in, fan_out, 4, stride=2, padding=1)
             layers += [maybe_spectral(conv, sn), nn.LeakyReLU(LEAKY_SLOPE)]
+        if config.minibatch_std:
+            layers.append(MinibatchStd())
         self.body = nn.Sequential(*layers)
         features = config.features()
         self.head = maybe_spectral(nn.Linear(features, 1), sn)

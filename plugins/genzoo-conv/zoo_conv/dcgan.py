@@ -22,6 +22,7 @@ from zoo_conv._layers import (
     MAX_STAGES,
     DataShape,
     GANWithEMA,
+    MinibatchStd,
     check_strided,
     conv_count,
     linear_count,
@@ -44,6 +45,10 @@ class DCGANConfig(zoo.ModelConfig):
     generator_batchnorm: bool = Field(True, description="BatchNorm after the projection and each hidden stage")
     discriminator_batchnorm: bool = Field(False, description="BatchNorm after each discriminator stage but the first")
     spectral_norm: bool = Field(False, description="spectral normalization on every discriminator layer")
+    minibatch_std: bool = Field(
+        False, description="give the discriminator's last stage the batch's standard deviation as one more channel, "
+        "so that it sees a batch's variety (against mode collapse)"
+    )
     loss: Literal["non-saturating", "hinge", "wasserstein-gp"] = "non-saturating"
     d_steps: int = Field(1, ge=1, le=10, description="discriminator updates per generator update")
     gp_weight: float = Field(10.0, ge=0.0, le=1000.0, description="gradient-penalty weight (wasserstein-gp only)")
@@ -84,7 +89,7 @@ class DCGANConfig(zoo.ModelConfig):
     def discriminator_count(self) -> int:
         widths, (h, w), bn = self.discriminator_widths(), self.bottom(), self.discriminator_batchnorm
         ins = [self.data_shape[0], *widths[:-1]]
-        count = linear_count(widths[-1] * h * w, 1)
+        count = linear_count((widths[-1] + self.minibatch_std) * h * w, 1)
         for i, (fan_in, fan_out) in enumerate(zip(ins, widths, strict=True)):
             normed = bn and i > 0
             count += conv_count(fan_in, fan_out, 4, bias=not normed) + (norm_count(fan_out) if normed else 0)
@@ -142,11 +147,13 @@ class ConvDiscriminator(nn.Module):
             if normed:
                 layers.append(nn.BatchNorm2d(fan_out))
             layers.append(nn.LeakyReLU(LEAKY_SLOPE))
+        if config.minibatch_std:
+            layers.append(MinibatchStd())
         self.net = nn.Sequential(*layers)
-        self.head = maybe_spectral(nn.Linear(widths[-1] * h * w, 1), sn)
+        self.head = maybe_spectral(nn.Linear((widths[-1] + config.minibatch_std) * h * w, 1), sn)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.net(x)  # (N, d 2^(s-1), H/2^s, W/2^s)
+        h = self.net(x)  # (N, d 2^(s-1) (+1 with minibatch_std), H/2^s, W/2^s)
         return self.head(h.flatten(1)).squeeze(1)  # (N,)
 
 

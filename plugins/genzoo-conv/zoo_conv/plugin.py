@@ -43,7 +43,7 @@ def zoo_models() -> list[zoo.ModelSpec]:
             test_configs=(
                 {"data_shape": (3, 16, 8), "stages": 3, "latent_dim": 4, "generator_channels": 2,
                  "discriminator_channels": 2, "discriminator_batchnorm": True, "spectral_norm": True,
-                 "ema_decay": 0.9, "loss": "hinge", "augment_translation": 0.125},
+                 "ema_decay": 0.9, "loss": "hinge", "augment_translation": 0.125, "minibatch_std": True},
                 {"data_shape": (2, 4, 12), "stages": 1, "latent_dim": 3, "generator_channels": 3,
                  "discriminator_channels": 3, "generator_batchnorm": False, "loss": "wasserstein-gp"},
             ),
@@ -62,7 +62,7 @@ def zoo_models() -> list[zoo.ModelSpec]:
             test_configs=(
                 {"data_shape": (3, 8, 16), "num_classes": 2, "stages": 3, "latent_dim": 4, "embedding_dim": 3,
                  "generator_channels": 2, "discriminator_channels": 2, "spectral_norm": False, "ema_decay": 0.0,
-                 "augment_translation": 0.0, "classifier_weight": 0.0},
+                 "augment_translation": 0.0, "classifier_weight": 0.0, "minibatch_std": True},
             ),
         ),
         zoo.ModelSpec(
