@@ -212,3 +212,24 @@ def test_a_run_records_the_recipe_unless_overridden(tmp_path: Path) -> None:
                    data_shape=(1, 8, 8), **_tiny("dcgan"))
     recorded = json.loads((Path(result.out) / "train_config.json").read_text())
     assert recorded["optimizer"]["lr"] == 2e-4 and recorded["optimizer"]["betas"] == [0.5, 0.999]
+
+
+def test_the_mode_seeking_term_charges_a_generator_that_ignores_its_noise() -> None:
+    from types import SimpleNamespace
+
+    from zoo_conv._train import cgan_objective
+
+    torch.manual_seed(0)
+    model = zoo.create("conv-cgan", data_shape=(1, 8, 8), num_classes=3, diversity_weight=1.0, **_tiny("conv-cgan"))
+    objective = cgan_objective(model)
+    batch = SimpleNamespace(images=torch.rand(6, 1, 8, 8), labels=torch.tensor([0, 1, 2, 0, 1, 2]))
+    loss, logs = objective.loss(model, "generator", batch)
+    loss = loss.detach()
+    assert float(logs["diversity"]) > 0 and torch.isfinite(loss)
+    with torch.no_grad():
+        model.generator.project.weight[:, : model.config.latent_dim] = 0  # the noise no longer reaches the images
+    collapsed, logs = objective.loss(model, "generator", batch)
+    assert float(logs["diversity"]) < 1e-6 and float(collapsed.detach()) > 1e3 * float(loss)
+    plain, logs = cgan_objective(zoo.create("conv-cgan", data_shape=(1, 8, 8), num_classes=3,
+                                            **_tiny("conv-cgan"))).loss(model, "generator", batch)
+    assert "diversity" not in logs and float(plain.detach()) < 100  # off by default

@@ -27,12 +27,15 @@ class ConditionalAdversarial:
     ``classifier_weight`` > 0 the discriminator's class head also learns the real images' labels, and the
     generator is pushed to have its fakes read as the labels it was asked for (an auxiliary classifier, trained
     on real images only). ``translate`` shifts every image the discriminator sees (differentiable
-    augmentation); ``ema_decay`` moves ``generator_ema`` after each generator update.
+    augmentation); ``ema_decay`` moves ``generator_ema`` after each generator update. With ``diversity_weight``
+    > 0 the generator's batch is drawn in pairs of one label and the mode-seeking term ``weight / (|G(z1) - G(z2)|
+    / |z1 - z2|)`` (Mao et al. 2019) is added, so that a generator ignoring its noise pays for it.
     """
 
     ema_decay: float = 0.0
     translate: float = 0.0
     classifier_weight: float = 0.0
+    diversity_weight: float = 0.0
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("discriminator", model.discriminator, 1), ("generator", model.generator, 1)]
@@ -64,9 +67,21 @@ class ConditionalAdversarial:
                 logs["classification/real"] = classification.detach()
             return loss, logs
         if network == "generator":
-            fake_logits, fake_classes = self._critic(model, model.fakes(labels), labels)
+            half = len(labels) // 2 if self.diversity_weight > 0 else 0
+            if half:  # pairs (i, half + i) share a label
+                labels = torch.cat([labels[:half], labels[:half], labels[2 * half :]])
+            weight = model.generator.project.weight
+            noise = torch.randn(len(labels), model.config.latent_dim, device=weight.device, dtype=weight.dtype)
+            fake = model.fakes(labels, noise)
+            fake_logits, fake_classes = self._critic(model, fake, labels)
             loss = F.softplus(-fake_logits).mean()
             logs = {"loss/generator": loss.detach()}
+            if half:
+                apart = (fake[:half] - fake[half : 2 * half]).abs().flatten(1).mean(1)  # (half,)
+                noise_apart = (noise[:half] - noise[half : 2 * half]).abs().mean(1)  # (half,)
+                spread = (apart / noise_apart).mean()
+                loss = loss + self.diversity_weight / (spread + 1e-5)
+                logs["diversity"] = spread.detach()
             if fake_classes is not None and self.classifier_weight > 0:
                 classification = F.cross_entropy(fake_classes, labels)
                 loss = loss + self.classifier_weight * classification
@@ -95,7 +110,8 @@ def gan_objective(model: Any) -> Any:
 def cgan_objective(model: Any) -> ConditionalAdversarial:
     config = model.config
     return ConditionalAdversarial(ema_decay=config.ema_decay, translate=config.augment_translation,
-                                  classifier_weight=config.classifier_weight)
+                                  classifier_weight=config.classifier_weight,
+                                  diversity_weight=config.diversity_weight)
 
 
 def ae_objective(model: Any) -> Any:

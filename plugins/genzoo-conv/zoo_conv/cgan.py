@@ -60,6 +60,11 @@ class ConvCGANConfig(zoo.ModelConfig):
     augment_translation: float = Field(
         0.125, ge=0.0, le=0.5, description="shift the discriminator's inputs by up to this fraction (0: off)"
     )
+    diversity_weight: float = Field(
+        0.0, ge=0.0, le=100.0, description="weight of the mode-seeking term (Mao et al. 2019): pairs of fakes of one "
+        "label are pushed apart in proportion to how far apart their noise is, against a generator that ignores "
+        "its noise (0: off)"
+    )
     classifier_weight: float = Field(
         1.0, ge=0.0, le=100.0, description="weight of the auxiliary classification loss: the discriminator's class "
         "head learns the labels of real images, the generator to have its fakes read as their labels (0: no head)"
@@ -210,11 +215,13 @@ class ConvCGAN(GANWithEMA):
                          lambda: ProjectionDiscriminator(config=config))
         self.num_classes = config.num_classes
 
-    def fakes(self, labels: Tensor) -> Tensor:
-        """Training fakes ``(N, C, H, W)`` for ``labels`` ``(N,)`` from the live generator, with autograd history."""
+    def fakes(self, labels: Tensor, noise: Tensor | None = None) -> Tensor:
+        """Training fakes ``(N, C, H, W)`` for ``labels`` ``(N,)`` from the live generator, with autograd history;
+        ``noise`` ``(N, latent_dim)`` is drawn when None."""
         weight = self.generator.project.weight
-        z = randn(len(labels), self.config.latent_dim, device=weight.device, dtype=weight.dtype)  # (N, latent_dim)
-        return self.generator(z, labels)
+        if noise is None:
+            noise = randn(len(labels), self.config.latent_dim, device=weight.device, dtype=weight.dtype)
+        return self.generator(noise, labels)
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
         return self.generator(z, labels)  # (N, latent_dim), (N,) -> (N, C, H, W)

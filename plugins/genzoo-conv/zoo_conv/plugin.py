@@ -62,7 +62,8 @@ def zoo_models() -> list[zoo.ModelSpec]:
             test_configs=(
                 {"data_shape": (3, 8, 16), "num_classes": 2, "stages": 3, "latent_dim": 4, "embedding_dim": 3,
                  "generator_channels": 2, "discriminator_channels": 2, "spectral_norm": False, "ema_decay": 0.0,
-                 "augment_translation": 0.0, "classifier_weight": 0.0, "minibatch_std": True},
+                 "augment_translation": 0.0, "classifier_weight": 0.0, "minibatch_std": True,
+                 "diversity_weight": 1.0},
             ),
         ),
         zoo.ModelSpec(
