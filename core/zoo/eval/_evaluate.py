@@ -8,7 +8,7 @@ Which metrics apply follows from the protocols the model implements, never from 
 - Generator (``sample``, or a GAN's ``.generator``): ``fd``, ``fd_floor``, ``fd_ratio``, ``precision``,
   ``recall``, ``class_entropy``, ``confidence``, in the feature space of the classifier the dataset names
   (``DatasetSpec.classifier``) or the one passed; a class-conditional generator (``sample(n, labels=...)``)
-  also gets ``label_accuracy`` and ``label_confidence``.
+  also gets ``label_accuracy``, ``label_accuracy_worst`` and ``label_confidence``.
 - Classifier (``features`` and logits from ``forward``): ``accuracy``, ``nll``.
 
 The protocols are those of :mod:`zoo.protocols`.
@@ -416,7 +416,8 @@ def _generator_metrics(sampler: Any, classifier: Any, train: Data, test: Data, s
 def _label_metrics(sampler: Any, classifier: Any, seed: int, num_samples: int, device: torch.device,
                    per_seed: dict[str, list[float]]) -> None:
     """``label_accuracy``: the share of samples drawn for class ``c`` (every class equally often) that the
-    classifier reads as ``c``; ``label_confidence``: the classifier's mean probability of the asked class."""
+    classifier reads as ``c``; ``label_accuracy_worst``: that share for the class drawn worst;
+    ``label_confidence``: the classifier's mean probability of the asked class."""
     labels = torch.arange(num_samples) % sampler.num_classes  # (num_samples,)
     generator = _stream(seed, LABEL_STREAM)
     chunks = [sampler.sample(len(chunk), generator=generator, labels=chunk.to(device)).detach().float().cpu()
@@ -425,7 +426,12 @@ def _label_metrics(sampler: Any, classifier: Any, seed: int, num_samples: int, d
     if probabilities.shape[1] < sampler.num_classes:
         raise DataError(f"the classifier tells {probabilities.shape[1]} classes apart but the model draws "
                         f"{sampler.num_classes}; pass a classifier of the model's classes")
-    _record(per_seed, "label_accuracy", float((probabilities.argmax(dim=1) == labels).double().mean()))
+    right = (probabilities.argmax(dim=1) == labels).double()  # (num_samples,)
+    _record(per_seed, "label_accuracy", float(right.mean()))
+    counts = torch.bincount(labels, minlength=sampler.num_classes)  # (classes,); 0 for classes never asked
+    hits = torch.zeros(sampler.num_classes, dtype=torch.float64).index_add_(0, labels, right)
+    asked = counts > 0
+    _record(per_seed, "label_accuracy_worst", float((hits[asked] / counts[asked]).min()))
     _record(per_seed, "label_confidence", float(probabilities.gather(1, labels.unsqueeze(1)).mean()))
 
 

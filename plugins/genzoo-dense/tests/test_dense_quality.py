@@ -141,6 +141,21 @@ def test_evaluation_scores_how_often_the_classifier_reads_the_label_asked_for() 
     assert right["label_accuracy"]["mean"] > 0.9 and right["label_confidence"]["mean"] > 0.85
     assert wrong["label_accuracy"]["mean"] < 0.1 and wrong["label_confidence"]["mean"] < 0.1
     assert "label_accuracy" not in zoo.evaluate(zoo.create("dense-gan"), seeds=(0,), num_samples=50)["metrics"]
+    assert right["label_accuracy_worst"]["mean"] >= 0.6 and wrong["label_accuracy_worst"]["mean"] < 0.1
+    one_wrong = zoo.evaluate(_OneClassWrong(test), seeds=(0,), num_samples=200)["metrics"]
+    assert one_wrong["label_accuracy"]["mean"] > 0.8 and one_wrong["label_accuracy_worst"]["mean"] < 0.1
+
+
+class _OneClassWrong(_TestDigits):
+    """Real test digits of the class asked for, except that a 3 is asked and a 4 comes."""
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None,
+               labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        if labels is None:
+            labels = torch.randint(0, 10, (n,), generator=generator)
+        wanted = torch.as_tensor(labels).expand(n).clone()
+        wanted[wanted == 3] = 4
+        return super().sample(n, generator=generator, labels=wanted)
 
 
 # -- dense-vae's full-covariance sampler --------------------------------------------------------------------------
