@@ -18,6 +18,7 @@ ENTRIES = zoo.entries_from_folder(WEIGHTS)
 TARGETS = {
     "conv-dae.mnist5k": {"psnr_gain": (10.5, None)},
     "conv-vae.mnist5k": {"fd_ratio": (None, 3.0), "confidence": (0.94, None)},
+    "conv-cgan.mnist5k": {"fd_ratio": (None, 2.0), "label_accuracy_worst": (0.98, None)},
 }
 
 

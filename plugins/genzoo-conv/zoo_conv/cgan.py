@@ -57,11 +57,13 @@ class ConvCGANConfig(zoo.ModelConfig):
     ema_decay: float = Field(
         0.999, ge=0.0, lt=1.0, description="decay of the generator's moving-average copy; 0 keeps no copy"
     )
+    # Off by default: with it, conv-cgan.mnist5k's recipe measured 4.65x the floor FD instead of 1.54x.
     augment_translation: float = Field(
-        0.125, ge=0.0, le=0.5, description="shift the discriminator's inputs by up to this fraction (0: off)"
+        0.0, ge=0.0, le=0.5, description="shift the discriminator's inputs by up to this fraction (0: off)"
     )
+    # On by default: without it the generator collapses within each class (15.5x the floor FD, recall 0.007).
     diversity_weight: float = Field(
-        0.0, ge=0.0, le=100.0, description="weight of the mode-seeking term (Mao et al. 2019): pairs of fakes of one "
+        0.1, ge=0.0, le=100.0, description="weight of the mode-seeking term (Mao et al. 2019): pairs of fakes of one "
         "label are pushed apart in proportion to how far apart their noise is, against a generator that ignores "
         "its noise (0: off)"
     )
