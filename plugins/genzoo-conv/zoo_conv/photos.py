@@ -2,9 +2,10 @@
 
 - test split: 24 crops of each of ``astronaut`` and ``coffee`` (48 crops), never seen in training: the protocol
   of the denoising benchmark;
-- train split: crops of the other colour photographs (``chelsea``, ``rocket``, ``hubble_deep_field``,
-  ``immunohistochemistry``, ``retina``), as many from each as its area warrants, flat crops (black sky, black
-  borders) left out.
+- train split: crops of the other colour photographs (``chelsea``, ``rocket``, both views of
+  ``stereo_motorcycle``, ``hubble_deep_field``, ``immunohistochemistry``, ``retina``), the same number from each
+  (so that the large, mostly dark ``retina`` and ``hubble_deep_field`` do not outweigh the photographs of
+  everyday subjects), flat crops (black sky, black borders) left out.
 
 Crop positions are drawn from fixed seeds, so both splits are the same on every machine. At training time
 (:func:`augment`, the spec's ``augment``) every batch is randomly flipped, transposed and shifted within a
@@ -26,9 +27,10 @@ import zoo
 
 CROP = 64
 TEST_PHOTOS = ("astronaut", "coffee")
-TRAIN_PHOTOS = ("chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
+TRAIN_PHOTOS = ("chelsea", "rocket", "motorcycle_left", "motorcycle_right", "hubble_deep_field",
+                "immunohistochemistry", "retina")
 TEST_CROPS_PER_PHOTO = 24
-TRAIN_CROPS = 4096
+TRAIN_CROPS = 8192
 SEEDS = {"train": 17, "test": 25}
 SHIFT = 8  # training crops move by up to this many pixels in each direction
 FLAT_STD = 4.0  # a training crop whose pixels vary less than this (out of 255) is drawn again
@@ -54,10 +56,19 @@ def _skimage_data() -> ModuleType:
     return skimage.data
 
 
+def _read(name: str) -> object:
+    data = _skimage_data()
+    if name.startswith("motorcycle_"):  # stereo_motorcycle() is (left, right, disparity)
+        left, right, _ = data.stereo_motorcycle()
+        return left if name == "motorcycle_left" else right
+    return getattr(data, name)()
+
+
 @functools.cache
 def photo(name: str) -> np.ndarray:
-    """One of scikit-image's colour photographs as uint8 ``(3, H, W)``, read once per process."""
-    image = np.asarray(getattr(_skimage_data(), name)())
+    """One of scikit-image's colour photographs as uint8 ``(3, H, W)``, read once per process
+    (``motorcycle_left`` and ``motorcycle_right`` are the two views of ``stereo_motorcycle``)."""
+    image = np.asarray(_read(name))
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise zoo.errors.DataError(f"scikit-image's {name!r} is {image.dtype} {image.shape}, not an RGB photograph; "
                                    f"reinstall scikit-image ({EXTRA} --force-reinstall)")
@@ -116,8 +127,7 @@ def _crops(split: str) -> torch.Tensor:
     if split == "test":
         parts = [random_crops(photo(name), TEST_CROPS_PER_PHOTO, rng) for name in TEST_PHOTOS]
     else:
-        areas = np.array([photo(name).shape[1] * photo(name).shape[2] for name in TRAIN_PHOTOS], dtype=np.float64)
-        counts = np.floor(TRAIN_CROPS * areas / areas.sum()).astype(int)
+        counts = np.full(len(TRAIN_PHOTOS), TRAIN_CROPS // len(TRAIN_PHOTOS))
         counts[0] += TRAIN_CROPS - counts.sum()  # the rounding remainder
         parts = [random_crops(photo(name), int(n), rng, skip_flat=True)
                  for name, n in zip(TRAIN_PHOTOS, counts, strict=True)]
