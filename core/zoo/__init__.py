@@ -50,7 +50,7 @@ _SUBMOD_ATTRS: dict[str, list[str]] = {
 }
 # Submodules reachable as attributes (``zoo.errors.ZooError``, ``zoo.train.Callback`` after a bare ``import zoo``);
 # the first three are also in __all__.
-_SUBMODULES = ("errors", "hookspecs", "protocols", "data", "eval", "export", "hub", "testing", "train")
+_SUBMODULES = ("errors", "hookspecs", "protocols", "data", "eval", "export", "hub", "sampling", "testing", "train")
 _ATTR_TO_MODULE = {name: module for module, names in _SUBMOD_ATTRS.items() for name in names}
 
 __all__ = [

@@ -10,6 +10,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import zoo
+from zoo.sampling import fit_mixture, register_mixture, sample_mixture
 from zoo_dense._layers import (
     Activation,
     DataShape,
@@ -69,12 +70,8 @@ class DenseVAE(nn.Module):
         self.logvar = nn.Linear(trunk[-1], config.latent_dim)
         self.decoder = mlp([config.latent_dim, *config.decoder_hidden, config.features], activation=config.activation)
         # Always present with a fixed shape so strict loading works for either sampler; starts as the prior.
-        k, d = config.sampler_components, config.latent_dim
-        self.register_buffer("sampler_weights", torch.full((k,), 1.0 / k))
-        self.register_buffer("sampler_means", torch.zeros(k, d))
-        self.register_buffer("sampler_logvars", torch.zeros(k, d))
-        if config.sampler == "gmm-full":
-            self.register_buffer("sampler_scale_tril", torch.eye(d).repeat(k, 1, 1))
+        register_mixture(self, components=config.sampler_components, dim=config.latent_dim,
+                         full=config.sampler == "gmm-full")
 
     @property
     def data_shape(self) -> tuple[int, int, int]:
@@ -108,13 +105,7 @@ class DenseVAE(nn.Module):
         eps = eps * self.config.sampler_temperature  # (n, latent_dim)
         if self.config.sampler == "prior":
             return self.decode(eps)
-        source = generator.device if generator is not None else means.device
-        component = torch.multinomial(self.sampler_weights.to(source), n, replacement=True, generator=generator)
-        component = component.to(means.device)  # (n,)
-        if self.config.sampler == "gmm-full":
-            z = means[component] + (self.sampler_scale_tril[component] @ eps.unsqueeze(2)).squeeze(2)
-        else:
-            z = means[component] + torch.exp(0.5 * self.sampler_logvars[component]) * eps  # (n, latent_dim)
+        z = sample_mixture(self, eps, full=self.config.sampler == "gmm-full", generator=generator)
         return self.decode(z)
 
     @torch.no_grad()
@@ -124,31 +115,4 @@ class DenseVAE(nn.Module):
 
         Only the ``sampler_*`` buffers change; ``sample()`` uses them when ``config.sampler`` is not "prior".
         """
-        try:
-            from sklearn.mixture import GaussianMixture
-        except ImportError as exc:
-            raise ImportError(
-                "DenseVAE.fit_sampler needs scikit-learn; install it with `pip install scikit-learn` "
-                "(or `pip install genzoo[eval]`)"
-            ) from exc
-        k, d = self.sampler_means.shape
-        if latents.ndim != 2 or latents.shape[1] != d:
-            raise ValueError(f"fit_sampler expects latents of shape (N, {d}), got {tuple(latents.shape)}")
-        if latents.shape[0] < k:
-            raise ValueError(
-                f"fit_sampler needs at least sampler_components={k} latents, got {latents.shape[0]}; "
-                "encode more of the training set"
-            )
-        if not torch.isfinite(latents).all():
-            raise ValueError("fit_sampler got latents holding NaN or Inf")
-        full = self.config.sampler == "gmm-full"
-        gmm = GaussianMixture(n_components=k, covariance_type="full" if full else "diag", random_state=0)
-        gmm.fit(latents.detach().to("cpu", torch.float64).numpy())
-        self.sampler_weights.copy_(torch.from_numpy(gmm.weights_))
-        self.sampler_means.copy_(torch.from_numpy(gmm.means_))
-        covariances = torch.from_numpy(gmm.covariances_)  # (K, d, d) full, (K, d) diagonal
-        if full:
-            self.sampler_scale_tril.copy_(torch.linalg.cholesky(covariances))
-            self.sampler_logvars.copy_(covariances.diagonal(dim1=1, dim2=2).log())
-        else:
-            self.sampler_logvars.copy_(covariances.log())
+        fit_mixture(self, latents, full=self.config.sampler == "gmm-full")
