@@ -143,6 +143,13 @@ def test_denoising_and_variational_metrics_are_seeded(classifier: nn.Module) -> 
         gain = dae["psnr_denoised"]["values"][seed] - dae["psnr_noisy"]["values"][seed]
         assert dae["psnr_gain"]["values"][seed] == pytest.approx(gain)
     assert dae["psnr_noisy"]["values"][0] != dae["psnr_noisy"]["values"][1]  # fresh noise per seed
+    assert dae["noise_std"]["values"] == [0.3, 0.3]  # recorded beside the figures it conditions
+    quieter = zoo.evaluate(_tiny(DAE, latent_dim=4, hidden=(16,)), noise_std=0.05, **FAST)["metrics"]
+    assert quieter["noise_std"]["mean"] == 0.05
+    assert quieter["psnr_noisy"]["mean"] > dae["psnr_noisy"]["mean"] + 10  # 0.3 -> 0.05: about 15 dB less noise
+    for bad in (0.0, -0.1, 1.5, float("nan"), True):
+        with pytest.raises(ConfigError, match="noise_std"):
+            zoo.evaluate(_tiny(DAE, latent_dim=4, hidden=(16,)), noise_std=bad, **FAST)
 
     vae = _tiny(VAE, hidden=(16,), latent_dim=2)
     first, again = zoo.evaluate(vae, classifier=classifier, **FAST), zoo.evaluate(vae, classifier=classifier, **FAST)

@@ -27,6 +27,7 @@ from zoo._registry import entries_from_folder as first_party_entries
 from zoo._resolve import load_entry
 from zoo.cli import main
 from zoo.errors import ChecksumError, ConfigError, LoadError
+from zoo.eval import NOISE_STD
 from zoo.testing import HubServer
 
 from _probe import AE, GAN
@@ -320,7 +321,8 @@ def test_recorded_metrics_re_evaluate_within_tolerance(entry: WeightsEntry, monk
     """`zoo eval` on the shipped weights reproduces what the entry records (CPU math may differ slightly)."""
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     assert entry.metrics is not None
-    result = zoo.evaluate(entry.name, data=entry.metrics.dataset)
+    result = zoo.evaluate(entry.name, data=entry.metrics.dataset,
+                          noise_std=entry.metrics.metrics.get("noise_std", NOISE_STD))
     for name, recorded in entry.metrics.metrics.items():
         assert result["metrics"][name]["mean"] == pytest.approx(recorded, rel=0.02, abs=2e-3), name
 

@@ -15,6 +15,7 @@ from zoo._registry import get_registry
 from zoo._resolve import create
 from zoo._resolve import load as _load
 from zoo._serialization import save as _save
+from zoo.eval import NOISE_STD
 from zoo.eval import evaluate as _evaluate
 
 
@@ -61,12 +62,14 @@ def info(name: str) -> dict[str, Any]:
 
 def evaluate(source_or_model: str | os.PathLike[str] | nn.Module, *, data: str | os.PathLike[str] = "mnist-5k",
              seeds: Sequence[int] = (0, 1, 2), num_samples: int = 1000,
-             classifier: str | os.PathLike[str] | nn.Module | None = None) -> dict[str, Any]:
+             classifier: str | os.PathLike[str] | nn.Module | None = None,
+             noise_std: float = NOISE_STD) -> dict[str, Any]:
     """Metrics of a model on ``data``'s test split over ``seeds``; see :func:`zoo.eval.evaluate`.
 
     The optional evaluation extras (torchmetrics, scikit-learn) are imported only when a metric needs them.
     """
-    return _evaluate(source_or_model, data=data, seeds=seeds, num_samples=num_samples, classifier=classifier)
+    return _evaluate(source_or_model, data=data, seeds=seeds, num_samples=num_samples, classifier=classifier,
+                     noise_std=noise_std)
 
 
 __all__ = ["create", "evaluate", "info", "list_models", "load", "save"]

@@ -24,7 +24,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if not 1 <= args.num_samples <= MAX_SAMPLES:
         raise ConfigError(f"--num-samples {args.num_samples}: give between 1 and {MAX_SAMPLES:,}")
     result = zoo.evaluate(args.source, data=data_of(args), seeds=tuple(range(args.seeds)),
-                          num_samples=args.num_samples, classifier=args.classifier)
+                          num_samples=args.num_samples, classifier=args.classifier, noise_std=args.noise_std)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

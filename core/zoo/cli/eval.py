@@ -15,7 +15,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "generators, in the feature space of a digit classifier. When SOURCE is a run directory, the results "
         "are also written there (metrics.json, eval.json). docs/evaluation.md defines the metrics.",
         epilog="examples:\n  zoo eval runs/dense-vae\n  zoo eval dense-gan.mnist5k --seeds 5 --json\n"
-        "  zoo eval runs/my-gan --classifier runs/digit-cnn",
+        "  zoo eval runs/my-gan --classifier runs/digit-cnn\n"
+        "  zoo eval runs/photo-denoiser --data photos --noise-std 0.098",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", help=SOURCE_HELP)
@@ -23,6 +24,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=3, help="evaluate with seeds 0..N-1 (default 3)")
     p.add_argument("--num-samples", type=int, default=1000, help="samples drawn per seed for generators "
                    "(default 1000)")
+    p.add_argument("--noise-std", type=float, default=0.3, help="std of the Gaussian noise a denoiser is tested "
+                   "with, data in [0, 1] (default 0.3; photographs: 0.098, i.e. 25/255)")
     p.add_argument("--classifier", default=None, help="feature classifier for generators: a run directory or "
                    "source (default: the one the dataset names, digit-cnn.mnist5k for mnist-5k)")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")

@@ -9,10 +9,11 @@ The metric functions work on plain tensors and are public for use on your own im
 docs/evaluation.md defines every metric. torchmetrics and scikit-learn are imported only when needed.
 """
 
-from zoo.eval._evaluate import evaluate, write_metrics
+from zoo.eval._evaluate import NOISE_STD, evaluate, write_metrics
 from zoo.eval._metrics import class_entropy, frechet_distance, precision_recall, psnr
 
 __all__ = [
+    "NOISE_STD",
     "class_entropy",
     "evaluate",
     "frechet_distance",

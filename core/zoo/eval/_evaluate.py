@@ -57,7 +57,8 @@ logger = logging.getLogger("zoo.eval")
 
 METRICS_NAME = EVAL_METRICS_NAME  # the run directory layout lives in zoo._rundir
 RESULT_NAME = "eval.json"
-# The denoising test: Gaussian noise of this std, clipped to [0, 1], whatever the model was trained with.
+# The denoising test: Gaussian noise of this std (unless noise_std says otherwise), clipped to [0, 1], whatever
+# the model was trained with.
 NOISE_STD = 0.3
 NEIGHBOURS = 3  # k of precision/recall
 BATCH = 500  # images per forward pass
@@ -72,13 +73,14 @@ Source = str | os.PathLike[str] | nn.Module
 
 
 def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5k", seeds: Sequence[int] = (0, 1, 2),
-             num_samples: int = 1000, classifier: Source | None = None) -> dict[str, Any]:
+             num_samples: int = 1000, classifier: Source | None = None, noise_std: float = NOISE_STD) -> dict[str, Any]:
     """Evaluate a model on ``data``'s test split once per seed; return means, standard deviations and values.
 
     ``source_or_model`` is a model or anything :func:`zoo.load` takes. ``classifier`` (a model or a source)
     supplies the feature space for generators; by default the one the dataset names (its
     ``DatasetSpec.classifier``, e.g. ``digit-cnn.mnist5k`` for ``mnist-5k``). It is moved to the model's
-    device. The result::
+    device. A denoiser is tested on the test images with Gaussian noise of std ``noise_std`` (in (0, 1], data in
+    [0, 1]; recorded as the metric ``noise_std``). The result::
 
         {"architecture": "dense-vae", "dataset": "mnist-5k", "split": "test", "seeds": [0, 1, 2],
          "num_samples": 1000, "classifier": "digit-cnn.mnist5k",
@@ -93,6 +95,9 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
     seeds = _check_seeds(seeds)
     if not isinstance(num_samples, int) or isinstance(num_samples, bool) or not 2 <= num_samples <= MAX_SAMPLES:
         raise ConfigError(f"num_samples={num_samples!r}: give an integer from 2 to {MAX_SAMPLES:,}")
+    if isinstance(noise_std, bool) or not isinstance(noise_std, int | float) or not 0.0 < noise_std <= 1.0:
+        raise ConfigError(f"noise_std={noise_std!r}: give the denoising test's noise std in (0, 1] (data in [0, 1]; "
+                          "25/255 = 0.098 is the photographs' usual test)")
     model = _resolve(source_or_model, "model")
     architecture = str(getattr(model, "architecture", type(model).__name__))
     sampler = sampler_of(model)
@@ -128,7 +133,7 @@ def evaluate(source_or_model: Source, *, data: str | os.PathLike[str] = "mnist-5
         else:
             train = load_dataset(data, "train")
             if autoencoder:
-                _autoencoder_metrics(model, train, test, seeds, device, per_seed)
+                _autoencoder_metrics(model, train, test, seeds, device, per_seed, float(noise_std))
             if sampler is not None:
                 features, classifier_label = _load_classifier(classifier, test, dataset)
                 with _eval_mode(features):
@@ -241,7 +246,7 @@ def _summary(values: list[float]) -> dict[str, Any]:
 
 
 def _autoencoder_metrics(model: Any, train: Data, test: Data, seeds: Sequence[int], device: torch.device,
-                         per_seed: dict[str, list[float]]) -> None:
+                         per_seed: dict[str, list[float]], noise_std: float) -> None:
     images = test.images
     latents = _batched(model.encode, images, device)  # (N, latent_dim)
     reconstructions = _batched(model.decode, latents, device).reshape(images.shape)
@@ -257,10 +262,12 @@ def _autoencoder_metrics(model: Any, train: Data, test: Data, seeds: Sequence[in
 
     denoises = isinstance(model, Denoiser)
     variational = isinstance(model, VariationalAutoencoder)
+    if denoises:  # beside the figures it conditions, in metrics.json and in registry entries
+        _repeat(per_seed, "noise_std", noise_std, seeds)
     for seed in seeds:
         if denoises:
             noise = torch.randn(images.shape, generator=_stream(seed, NOISE_STREAM))
-            noisy = (images + NOISE_STD * noise).clamp(0.0, 1.0)
+            noisy = (images + noise_std * noise).clamp(0.0, 1.0)
             denoised = _batched(lambda x: model.decode(model.encode(x)), noisy, device).reshape(images.shape)
             # psnr_*: the mean over images of each image's PSNR; psnr_*_split: the PSNR of the split's MSE.
             noisy_psnr, denoised_psnr = float(psnr(noisy, images).mean()), float(psnr(denoised, images).mean())

@@ -10,6 +10,7 @@ import pytest
 
 import zoo
 import zoo_conv
+from zoo.eval import NOISE_STD
 
 WEIGHTS = Path(zoo_conv.__file__).parent / "weights"
 ENTRIES = zoo.entries_from_folder(WEIGHTS)
@@ -51,6 +52,7 @@ def test_entries_meet_their_targets(name: str) -> None:
                          ids=lambda e: e.name)
 def test_recorded_metrics_re_evaluate(entry: zoo.WeightsEntry) -> None:
     assert entry.metrics is not None
-    result = zoo.evaluate(entry.name, data=entry.metrics.dataset)
+    result = zoo.evaluate(entry.name, data=entry.metrics.dataset,
+                          noise_std=entry.metrics.metrics.get("noise_std", NOISE_STD))
     for name, recorded in entry.metrics.metrics.items():
         assert result["metrics"][name]["mean"] == pytest.approx(recorded, rel=0.02, abs=2e-3), name
