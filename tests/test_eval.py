@@ -64,7 +64,7 @@ def _features(n: int, d: int = 8, seed: int = 0) -> torch.Tensor:
 def test_public_names() -> None:
     assert zoo.eval.__all__ == sorted(zoo.eval.__all__)
     assert set(zoo.eval.__all__) == {
-        "class_entropy", "evaluate", "frechet_distance", "precision_recall", "psnr", "write_metrics",
+        "NOISE_STD", "class_entropy", "evaluate", "frechet_distance", "precision_recall", "psnr", "write_metrics",
     }
     assert "evaluate" in zoo.__all__ and zoo.__all__ == sorted(zoo.__all__)
 
