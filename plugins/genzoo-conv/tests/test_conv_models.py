@@ -233,3 +233,77 @@ def test_the_mode_seeking_term_charges_a_generator_that_ignores_its_noise() -> N
     plain, logs = cgan_objective(zoo.create("conv-cgan", data_shape=(1, 8, 8), num_classes=3, diversity_weight=0.0,
                                             **_tiny("conv-cgan"))).loss(model, "generator", batch)
     assert "diversity" not in logs and float(plain.detach()) < 100  # 0 turns it off
+
+
+# -- dcgan with clusters: self-conditioning ------------------------------------------------------------------------
+
+_SELF_CONDITIONED = {"data_shape": (1, 8, 8), "latent_dim": 4, "generator_channels": 4, "discriminator_channels": 4,
+                     "clusters": 3}
+
+
+def test_self_conditioning_refuses_options_its_networks_would_ignore() -> None:
+    with pytest.raises(ConfigError, match="clusters=1: give 0"):
+        zoo.create("dcgan", clusters=1)
+    with pytest.raises(ConfigError, match=r"loss='hinge', d_steps=2 cannot be combined with clusters=3"):
+        zoo.create("dcgan", clusters=3, loss="hinge", d_steps=2)
+
+
+def test_self_conditioned_dcgan_is_an_unconditional_generator() -> None:
+    model = zoo.create("dcgan", **_SELF_CONDITIONED).eval()
+    # No labels in its interface: zoo eval and the CLI treat it as any dcgan.
+    assert isinstance(model, zoo.Generator) and not isinstance(model, zoo.ConditionalGenerator)
+    assert model.discriminator(torch.rand(5, 1, 8, 8)).shape == (5,)
+    assert model.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 1, 8, 8)
+
+
+def _blobs(n: int) -> torch.Tensor:
+    """``n`` 1x8x8 images, each one of three flat grey levels plus a little noise: three obvious clusters."""
+    levels = torch.tensor([0.1, 0.5, 0.9])[torch.arange(n) % 3]
+    return (levels.view(n, 1, 1, 1) + 0.01 * torch.randn(n, 1, 8, 8)).clamp(0, 1)
+
+
+def test_the_clusters_move_during_cluster_steps_then_hold() -> None:
+    torch.manual_seed(0)
+    model = zoo.create("dcgan", **{**_SELF_CONDITIONED, "cluster_steps": 20})
+    discriminator = model.discriminator
+    for _ in range(20):
+        discriminator.update_clusters(_blobs(12))
+    # Every grey level found its own centroid (first seeds are the first batch's images, one per level).
+    levels = sorted(round(float(c.mean()), 1) for c in discriminator.centroids)
+    assert levels == [0.1, 0.5, 0.9]
+    held = discriminator.centroids.clone()
+    discriminator.update_clusters(_blobs(12).flip(0) * 0.5)
+    assert torch.equal(discriminator.centroids, held)
+
+
+def test_samples_draw_clusters_at_their_training_frequency() -> None:
+    torch.manual_seed(0)
+    model = zoo.create("dcgan", **_SELF_CONDITIONED)
+    model.discriminator.update_clusters(_blobs(3))
+    images = torch.cat([_blobs(3)[:1].expand(6, -1, -1, -1), _blobs(3)[1:]])  # 6, 1 and 1 of the three levels
+    model.fit_cluster_frequency(images)
+    assert sorted(model.cluster_frequency.tolist()) == pytest.approx([0.125, 0.125, 0.75])
+    model.eval()
+    seen: list[int] = []
+    original = model.generator_ema.forward if model.generator_ema is not None else model.generator.forward
+
+    def spy(z: torch.Tensor, clusters: torch.Tensor) -> torch.Tensor:
+        seen.extend(clusters.tolist())
+        return original(z, clusters)
+
+    sampler = model.sampling_generator
+    sampler.forward = spy  # type: ignore[method-assign]
+    model.sample(2000, generator=torch.Generator().manual_seed(1))
+    common = int(model.cluster_frequency.argmax())
+    assert abs(seen.count(common) / 2000 - 0.75) < 0.04
+
+
+def test_self_conditioned_training_fits_the_cluster_frequency(tmp_path: Path) -> None:
+    from zoo.train import TrainConfig, train
+
+    result = train("dcgan", TrainConfig(data="digits", steps=4, batch_size=16, out=str(tmp_path / "run")),
+                   quiet=True, **{**_SELF_CONDITIONED, "cluster_steps": 2})
+    model = zoo.load(result.out)
+    assert int(model.discriminator.cluster_updates) == 4  # the counter runs on; the centroids held after 2
+    frequency = model.cluster_frequency
+    assert float(frequency.sum()) == pytest.approx(1.0) and not torch.equal(frequency, torch.full((3,), 1 / 3))

@@ -53,7 +53,12 @@ class ConditionalAdversarial:
         if batch.labels is None:
             raise TrainingError("a class-conditional GAN needs labelled data (mnist-5k, digits, an image folder "
                                 "with class subfolders, or an .npz with labels); this dataset has none")
-        real, labels = batch.images, batch.labels
+        return self.labelled_loss(model, network, batch.images, batch.labels)
+
+    def labelled_loss(self, model: Any, network: str, real: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """:meth:`loss` for real images ``(N, C, H, W)`` and their labels ``(N,)``."""
+        from zoo.errors import TrainingError
+
         if network == "discriminator":
             with torch.no_grad():
                 fake = model.fakes(labels)
@@ -99,10 +104,28 @@ class ConditionalAdversarial:
         return None
 
 
+class SelfConditionedAdversarial(ConditionalAdversarial):
+    """:class:`ConditionalAdversarial` whose labels are the clusters the discriminator assigns the real images
+    to (``dcgan`` with ``clusters`` > 0); the discriminator's update also moves the clusters (while they move),
+    and the end of training fits the frequency at which samples draw them."""
+
+    def loss(self, model: Any, network: str, batch: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        if network == "discriminator" and model.training:  # not while the trainer evaluates a test split
+            model.discriminator.update_clusters(batch.images)
+        return self.labelled_loss(model, network, batch.images, model.discriminator.assign(batch.images))
+
+    def finalize(self, model: Any, data: Any) -> None:
+        model.fit_cluster_frequency(data.images)
+
+
 def gan_objective(model: Any) -> Any:
     from zoo.train import Adversarial
 
     config = model.config
+    if config.clusters:
+        return SelfConditionedAdversarial(ema_decay=config.ema_decay, translate=config.augment_translation,
+                                          classifier_weight=config.classifier_weight,
+                                          diversity_weight=config.diversity_weight)
     return Adversarial(loss=config.loss, d_steps=config.d_steps, gp_weight=config.gp_weight,
                        ema_decay=config.ema_decay, translate=config.augment_translation)
 

@@ -153,6 +153,7 @@ class ConditionalConvGenerator(nn.Module):
     def __init__(self, *, config: ConvCGANConfig) -> None:
         super().__init__()
         self.data_shape = config.data_shape
+        self.latent_dim = config.latent_dim
         widths, (h, w), k = config.generator_widths(), config.bottom(), config.num_classes
         self.start = (widths[0], h, w)
         self.embed = nn.Embedding(k, config.embedding_dim)
@@ -172,6 +173,15 @@ class ConditionalConvGenerator(nn.Module):
         for conv, norm in zip(self.convs[:-1], self.norms, strict=True):
             x = self.act(norm(conv(x), labels))  # each stage doubles H and W
         return self.convs[-1](x).sigmoid()  # (N, C, H, W) in [0, 1]
+
+
+def conditional_fakes(generator: ConditionalConvGenerator, labels: Tensor, noise: Tensor | None = None) -> Tensor:
+    """Fakes ``(N, C, H, W)`` of ``generator`` for ``labels`` ``(N,)``, with autograd history; ``noise``
+    ``(N, latent_dim)`` is drawn when None."""
+    weight = generator.project.weight
+    if noise is None:
+        noise = randn(len(labels), generator.latent_dim, device=weight.device, dtype=weight.dtype)
+    return generator(noise, labels)
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -220,10 +230,7 @@ class ConvCGAN(GANWithEMA):
     def fakes(self, labels: Tensor, noise: Tensor | None = None) -> Tensor:
         """Training fakes ``(N, C, H, W)`` for ``labels`` ``(N,)`` from the live generator, with autograd history;
         ``noise`` ``(N, latent_dim)`` is drawn when None."""
-        weight = self.generator.project.weight
-        if noise is None:
-            noise = randn(len(labels), self.config.latent_dim, device=weight.device, dtype=weight.dtype)
-        return self.generator(noise, labels)
+        return conditional_fakes(self.generator, labels, noise)
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
         return self.generator(z, labels)  # (N, latent_dim), (N,) -> (N, C, H, W)

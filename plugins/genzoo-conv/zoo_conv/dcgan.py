@@ -30,6 +30,7 @@ from zoo_conv._layers import (
     norm_count,
     randn,
 )
+from zoo_conv.cgan import ConvCGANConfig
 
 
 class DCGANConfig(zoo.ModelConfig):
@@ -58,11 +59,61 @@ class DCGANConfig(zoo.ModelConfig):
     augment_translation: float = Field(
         0.0, ge=0.0, le=0.5, description="shift the discriminator's inputs by up to this fraction (0: off)"
     )
+    # Self-conditioning (Liu et al. 2020), no labels needed: see zoo_conv.self_conditioned.
+    clusters: int = Field(
+        0, ge=0, le=1000, description="self-conditioning: group the training images into this many clusters "
+        "(mini-batch k-means on the pixels) and condition both networks on the cluster (conditional BatchNorm, "
+        "projection discriminator); samples draw clusters at their frequency in the data. 0: off; else >= 2"
+    )
+    cluster_steps: int = Field(
+        1000, ge=1, le=10_000_000, description="training steps during which the clusters move (self-conditioning)"
+    )
+    embedding_dim: int = Field(16, ge=1, le=1024, description="size of the cluster embedding (self-conditioning)")
+    diversity_weight: float = Field(
+        0.0, ge=0.0, le=100.0, description="weight of the mode-seeking term within a cluster, as conv-cgan's "
+        "(self-conditioning)"
+    )
+    classifier_weight: float = Field(
+        0.0, ge=0.0, le=100.0, description="weight of the discriminator's auxiliary cluster head, as conv-cgan's "
+        "(self-conditioning)"
+    )
 
     @pydantic.model_validator(mode="after")
     def _check_shape(self) -> Self:
         check_strided(self.data_shape, self.stages)
         return self
+
+    @pydantic.field_validator("clusters")
+    @classmethod
+    def _check_clusters(cls, clusters: int) -> int:
+        if clusters == 1:
+            raise ValueError("clusters=1: give 0 (no self-conditioning) or at least 2 clusters")
+        return clusters
+
+    @pydantic.model_validator(mode="after")
+    def _check_self_conditioning(self) -> Self:
+        if self.clusters:
+            # The conditional networks and their objective have one fixed form; refuse what they would ignore.
+            ignored = {"loss": "non-saturating", "d_steps": 1, "generator_batchnorm": True,
+                       "discriminator_batchnorm": False}
+            changed = [f"{name}={getattr(self, name)!r}" for name, default in ignored.items()
+                       if getattr(self, name) != default]
+            if changed:
+                raise ValueError(f"{', '.join(changed)} cannot be combined with clusters={self.clusters}: the "
+                                 "self-conditioned networks train with the non-saturating loss, one discriminator "
+                                 "update per step and conditional BatchNorm in the generator only; set clusters=0 "
+                                 "or leave these at their defaults")
+        return self
+
+    def conditional(self) -> ConvCGANConfig:
+        """The class-conditional networks' config, with the clusters as classes (``clusters`` > 0 only)."""
+        return ConvCGANConfig(
+            data_shape=self.data_shape, num_classes=self.clusters, latent_dim=self.latent_dim,
+            embedding_dim=self.embedding_dim, stages=self.stages, generator_channels=self.generator_channels,
+            discriminator_channels=self.discriminator_channels, spectral_norm=self.spectral_norm,
+            minibatch_std=self.minibatch_std, ema_decay=self.ema_decay, augment_translation=self.augment_translation,
+            diversity_weight=self.diversity_weight, classifier_weight=self.classifier_weight,
+        )
 
     def generator_widths(self) -> list[int]:
         """Channels entering each generator stage, widest first."""
@@ -96,6 +147,8 @@ class DCGANConfig(zoo.ModelConfig):
         return count
 
     def parameter_count(self) -> int:
+        if self.clusters:
+            return self.conditional().parameter_count()
         copies = 2 if self.ema_decay > 0 else 1
         return copies * self.generator_count() + self.discriminator_count()
 

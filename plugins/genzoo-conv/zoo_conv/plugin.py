@@ -16,7 +16,12 @@ from zoo_conv.ae import ConvAE, ConvAEConfig
 from zoo_conv.cgan import ConvCGAN, ConvCGANConfig
 from zoo_conv.dae import ConvDAE, ConvDAEConfig
 from zoo_conv.dcgan import DCGAN, DCGANConfig
+from zoo_conv.self_conditioned import SelfConditionedDCGAN
 from zoo_conv.vae import ConvVAE, ConvVAEConfig
+
+
+def _build_dcgan(config: DCGANConfig) -> nn.Module:
+    return SelfConditionedDCGAN(config=config) if config.clusters else DCGAN(config=config)
 
 
 def _builder(model_cls: Callable[..., nn.Module]) -> Callable[[Any], nn.Module]:
@@ -33,7 +38,7 @@ def zoo_models() -> list[zoo.ModelSpec]:
         zoo.ModelSpec(
             name="dcgan",
             config=DCGANConfig,
-            build=_builder(DCGAN),
+            build=_build_dcgan,
             description="DCGAN: transposed-convolution generator, strided-convolution discriminator (batch norm, "
             "spectral norm, EMA generator as options)",
             objective=gan_objective,
@@ -46,6 +51,9 @@ def zoo_models() -> list[zoo.ModelSpec]:
                  "ema_decay": 0.9, "loss": "hinge", "augment_translation": 0.125, "minibatch_std": True},
                 {"data_shape": (2, 4, 12), "stages": 1, "latent_dim": 3, "generator_channels": 3,
                  "discriminator_channels": 3, "generator_batchnorm": False, "loss": "wasserstein-gp"},
+                {"data_shape": (3, 8, 8), "latent_dim": 4, "generator_channels": 2, "discriminator_channels": 2,
+                 "clusters": 3, "cluster_steps": 2, "embedding_dim": 2, "ema_decay": 0.9, "spectral_norm": True,
+                 "diversity_weight": 0.1, "classifier_weight": 1.0},
             ),
         ),
         zoo.ModelSpec(
