@@ -285,14 +285,15 @@ def test_samples_draw_clusters_at_their_training_frequency() -> None:
     assert sorted(model.cluster_frequency.tolist()) == pytest.approx([0.125, 0.125, 0.75])
     model.eval()
     seen: list[int] = []
-    original = model.generator_ema.forward if model.generator_ema is not None else model.generator.forward
-
-    def spy(z: torch.Tensor, clusters: torch.Tensor) -> torch.Tensor:
-        seen.extend(clusters.tolist())
-        return original(z, clusters)
-
     sampler = model.sampling_generator
-    sampler.forward = spy  # type: ignore[method-assign]
+    original = sampler.clusters
+
+    def spy(picks: torch.Tensor) -> torch.Tensor:
+        clusters = original(picks)
+        seen.extend(clusters.tolist())
+        return clusters
+
+    sampler.clusters = spy  # type: ignore[method-assign]
     model.sample(2000, generator=torch.Generator().manual_seed(1))
     common = int(model.cluster_frequency.argmax())
     assert abs(seen.count(common) / 2000 - 0.75) < 0.04

@@ -75,7 +75,7 @@ class ConditionalAdversarial:
             half = len(labels) // 2 if self.diversity_weight > 0 else 0
             if half:  # pairs (i, half + i) share a label
                 labels = torch.cat([labels[:half], labels[:half], labels[2 * half :]])
-            weight = model.generator.project.weight
+            weight = next(model.generator.parameters())  # its device and dtype
             noise = torch.randn(len(labels), model.config.latent_dim, device=weight.device, dtype=weight.dtype)
             fake = model.fakes(labels, noise)
             fake_logits, fake_classes = self._critic(model, fake, labels)

@@ -86,44 +86,71 @@ class ClusteringDiscriminator(nn.Module):
         self.cluster_updates.add_(1)
 
 
-class SelfConditionedDCGAN(GANWithEMA):
-    """``.generator`` (conditional), ``.discriminator`` (:class:`ClusteringDiscriminator`), ``.generator_ema``
-    (or None), and ``cluster_frequency`` ``(clusters,)``, the share of the training data in each cluster."""
+class SelfConditionedGenerator(nn.Module):
+    """Latents ``(N, latent_dim + 1)`` -> images ``(N, C, H, W)`` in [0, 1]: the last coordinate picks the
+    cluster (its normal CDF against the cumulative ``cluster_frequency``), the others feed ``.network``, the
+    conditional generator. A Gaussian latent thus draws clusters at their frequency, and a whole draw is one
+    function of the latents, as for any unconditional generator (and so exports to one graph)."""
 
-    generator: ConditionalConvGenerator
-    discriminator: ClusteringDiscriminator
     cluster_frequency: Tensor  # (clusters,)
 
     def __init__(self, *, config: DCGANConfig) -> None:
-        conditional = config.conditional()
-        super().__init__(config, lambda: ConditionalConvGenerator(config=conditional),
-                         lambda: ClusteringDiscriminator(config=config))
+        super().__init__()
+        self.network = ConditionalConvGenerator(config=config.conditional())
+        self.latent_dim = config.latent_dim + 1
         self.register_buffer("cluster_frequency", torch.full((config.clusters,), 1.0 / config.clusters))
+
+    def clusters(self, picks: Tensor) -> Tensor:
+        """Standard normal draws ``(N,)`` -> clusters ``(N,)``, each drawn with its ``cluster_frequency``."""
+        quantiles = 0.5 * (1.0 + torch.erf(picks / math.sqrt(2.0)))  # (N,) uniform in [0, 1]
+        edges = self.cluster_frequency.cumsum(0)[:-1]  # (clusters - 1,)
+        return (quantiles.unsqueeze(1) >= edges).long().sum(1)  # (N,) in 0 .. clusters - 1
+
+    def forward(self, latents: Tensor) -> Tensor:
+        return self.network(latents[:, :-1], self.clusters(latents[:, -1]))
+
+
+class SelfConditionedDCGAN(GANWithEMA):
+    """``.generator`` and ``.generator_ema`` (or None), :class:`SelfConditionedGenerator`, and
+    ``.discriminator``, :class:`ClusteringDiscriminator`."""
+
+    generator: SelfConditionedGenerator
+    discriminator: ClusteringDiscriminator
+
+    def __init__(self, *, config: DCGANConfig) -> None:
+        super().__init__(config, lambda: SelfConditionedGenerator(config=config),
+                         lambda: ClusteringDiscriminator(config=config))
+
+    @property
+    def cluster_frequency(self) -> Tensor:
+        """``(clusters,)``: the share of the training data in each cluster, at which samples draw them."""
+        return self.generator.cluster_frequency
 
     def fakes(self, labels: Tensor, noise: Tensor | None = None) -> Tensor:
         """Training fakes ``(N, C, H, W)`` of clusters ``labels`` ``(N,)`` from the live generator."""
-        return conditional_fakes(self.generator, labels, noise)
+        return conditional_fakes(self.generator.network, labels, noise)
 
-    def forward(self, z: Tensor, clusters: Tensor) -> Tensor:
-        return self.generator(z, clusters)  # (N, latent_dim), (N,) -> (N, C, H, W)
+    def forward(self, latents: Tensor) -> Tensor:
+        return self.generator(latents)  # (N, latent_dim + 1) -> (N, C, H, W)
 
     @torch.no_grad()
     def fit_cluster_frequency(self, images: Tensor) -> None:
-        """Set ``cluster_frequency`` to the share of ``images`` ``(N, C, H, W)`` nearest each centroid."""
+        """Set ``cluster_frequency`` (of both generators) to the share of ``images`` ``(N, C, H, W)`` nearest each
+        centroid."""
         counts = torch.zeros_like(self.cluster_frequency)
         for start in range(0, len(images), _CHUNK):
             chunk = images[start:start + _CHUNK].to(counts.device)
             counts.index_add_(0, self.discriminator.assign(chunk), torch.ones(len(chunk), device=counts.device))
         if counts.sum() > 0:
-            self.cluster_frequency.copy_(counts / counts.sum())
+            for generator in (self.generator, self.generator_ema):
+                if isinstance(generator, SelfConditionedGenerator):
+                    generator.cluster_frequency.copy_(counts / counts.sum())
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples ``(n, C, H, W)`` in [0, 1], clusters drawn at their frequency; from the moving-average
-        generator when there is one. The noise is drawn first from ``generator``, then the clusters."""
-        source: ConditionalConvGenerator = self.sampling_generator  # type: ignore[assignment]
-        weight = source.project.weight
-        z = randn(n, self.config.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)
-        where = generator.device if generator is not None else weight.device
-        clusters = torch.multinomial(self.cluster_frequency.to(where), n, replacement=True, generator=generator)
-        return source(z, clusters.to(weight.device))  # (n, C, H, W)
+        generator when there is one."""
+        source = self.sampling_generator
+        weight = self.generator.network.project.weight
+        latents = randn(n, self.generator.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)
+        return source(latents)  # (n, C, H, W)
