@@ -107,8 +107,9 @@ def _reconstruction_inputs(args: argparse.Namespace) -> tuple[Any, list[torch.Te
     if not isinstance(model, FlexibleSize):
         data = _checked_data(model, data_name, args.split)
         return model, list(data.spread(args.n).images)
-    images = load_images(data_name, args.split, count=args.n)
     shape = data_shape_of(model)
+    # Gray photographs become RGB (three equal channels, nothing lost) for a colour model; never the reverse.
+    images = load_images(data_name, args.split, count=args.n, channels=3 if shape and shape[0] == 3 else None)
     if shape is not None:
         for image in images:
             check_compatible(shape, image[None], where=f"--data {shown(data_name)}", model=model)

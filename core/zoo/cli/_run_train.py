@@ -35,7 +35,8 @@ def run_train(args: argparse.Namespace) -> int:
     model_overrides.update(set_model)
     _merge(train_values, set_train)
     for field, value in (("data", args.data), ("epochs", args.epochs), ("steps", args.steps),
-                         ("batch_size", args.batch_size), ("seed", args.seed)):
+                         ("batch_size", args.batch_size), ("seed", args.seed),
+                         ("init", args.init)):
         if value is not None:
             train_values[field] = value
     if args.epochs is not None or args.steps is not None:  # the duration given now replaces the recorded one

@@ -99,10 +99,11 @@ def load_path(path: Path, split: Split, *, channels: int | None = None,
     return test
 
 
-def load_native(path: Path, split: Split, *, count: int | None = None) -> list[Tensor]:
+def load_native(path: Path, split: Split, *, count: int | None = None, channels: int | None = None) -> list[Tensor]:
     """The images of one split of an image folder or file, each ``(C, H, W)`` at its own size (not resized): up to
-    ``count`` of them, evenly spaced through the split (as :meth:`zoo.Data.spread`); only those are decoded."""
-    rows = FolderRows.scan(path, channels=None, image_size=None)
+    ``count`` of them, evenly spaced through the split (as :meth:`zoo.Data.spread`); only those are decoded.
+    ``channels`` (1 or 3) converts every image to that many; None: 1 when all are gray, else 3."""
+    rows = FolderRows.scan(path, channels=channels, image_size=None)
     chosen = split_rows(rows.count, split, where=str(path))
     if count is not None:
         chosen = chosen[np.linspace(0, len(chosen) - 1, min(count, len(chosen))).astype(np.int64)]

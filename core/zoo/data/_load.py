@@ -72,21 +72,22 @@ def load_dataset(name_or_path: str | os.PathLike[str], split: Split = "train", *
 
 
 def load_images(name_or_path: str | os.PathLike[str], split: Split = "test", *,
-                count: int | None = None) -> list[Tensor]:
+                count: int | None = None, channels: int | None = None) -> list[Tensor]:
     """The images of one split, one by one at their own sizes: float32 ``(C, H, W)`` tensors in [0, 1].
 
     For models that take images of any size (:class:`zoo.protocols.FlexibleSize`): an image file or a folder of
     images is read without resizing (every image is converted to the folder's channel count: 1 when all are gray,
     else 3); any other dataset gives the images of :func:`load_dataset`. The split follows the same rule (a single
     image is both splits). ``count`` keeps that many images evenly spaced through the split (all by default), and
-    only those are decoded.
+    only those are decoded. ``channels`` (1 or 3) converts an image file's or folder's images to that many
+    channels (a gray photograph read as RGB for a colour model); other sources keep their own.
     """
     split = check_split(split)
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise DataError(f"count={count!r}: give a positive number of images, or None for all of them")
     path = Path(os.fspath(name_or_path)).expanduser()
     if not _names_dataset(name_or_path) and is_image_source(path):
-        return load_native(path, split, count=count)
+        return load_native(path, split, count=count, channels=channels)
     data = load_dataset(name_or_path, split)
     return list((data if count is None else data.spread(count)).images)
 

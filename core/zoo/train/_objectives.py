@@ -114,22 +114,28 @@ class Reconstruction(ObjectiveArguments):
     """Autoencoders: reconstruct the (optionally corrupted) input; MSE or binary cross-entropy.
 
     ``translate`` > 0 first shifts each clean image by up to that fraction of its size (see
-    :func:`translate_randomly`); the shifted image is both the target and what gets corrupted.
+    :func:`translate_randomly`), and ``transform`` (a random, shape-preserving function of a batch
+    ``(N, C, H, W)``, e.g. a model's own augmentation) is applied next; the result is both the target and what
+    gets corrupted.
     """
 
     loss_kind: Literal["mse", "bce"] = Field("mse", alias="loss")
     corruption: Callable[[Tensor], Tensor] | None = None
     translate: float = Field(0.0, ge=0.0, le=0.5)
+    transform: Callable[[Tensor], Tensor] | None = None
 
     def __init__(self, loss: Literal["mse", "bce"] = "mse",
-                 corruption: Callable[[Tensor], Tensor] | None = None, *, translate: float = 0.0) -> None:
-        super().__init__(loss=loss, corruption=corruption, translate=translate)
+                 corruption: Callable[[Tensor], Tensor] | None = None, *, translate: float = 0.0,
+                 transform: Callable[[Tensor], Tensor] | None = None) -> None:
+        super().__init__(loss=loss, corruption=corruption, translate=translate, transform=transform)
 
     def updates(self, model: Any) -> list[tuple[str, nn.Module, int]]:
         return [("model", model, 1)]
 
     def loss(self, model: Any, network: str, batch: Data) -> tuple[Tensor, Logs]:
         images = translate_randomly(batch.images, self.translate) if self.translate > 0 else batch.images
+        if self.transform is not None:
+            images = self.transform(images)
         inputs = self.corruption(images) if self.corruption is not None else images
         loss = _reconstruction_loss(self.loss_kind, model(inputs), images)
         return loss, {"loss": loss.detach()}

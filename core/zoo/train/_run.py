@@ -11,11 +11,12 @@ from torch import nn
 
 from zoo._registry import call_hook, get_registry
 from zoo._resolve import create
+from zoo._resolve import load as load_model
 from zoo._specs import Data
 from zoo._train_config import with_recipe
 from zoo.data import StreamedData, check_compatible, load_dataset
 from zoo.data._load import training_augment
-from zoo.errors import DataError, ZooError
+from zoo.errors import ConfigError, DataError, ZooError
 from zoo.protocols import ConditionalGenerator, data_shape_of, sampler_of
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import TrainConfig
@@ -57,6 +58,27 @@ def check_label_range(model: nn.Module, objective: object, *splits: Data | Strea
                         "the labels")
 
 
+def start_from(model: nn.Module, source: str) -> None:
+    """Copy the weights of ``source`` (``TrainConfig.init``: a run directory, an entry or a Hub id) into ``model``.
+
+    Every tensor must match by name and shape; anything else is a ConfigError listing the first differences,
+    since a partial copy would fine-tune a model that is silently part random.
+    """
+    theirs = load_model(source).state_dict()
+    ours = model.state_dict()
+    problems = [f"{key}: missing in {source!r}" for key in ours if key not in theirs]
+    problems += [f"{key}: not in this model" for key in theirs if key not in ours]
+    problems += [f"{key}: shape {tuple(theirs[key].shape)} in {source!r}, {tuple(value.shape)} here"
+                 for key, value in ours.items() if key in theirs and theirs[key].shape != value.shape]
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ConfigError(f"init={source!r}: its weights do not fit this model: {'; '.join(problems[:5])}{more}; "
+                          "start from weights of the same architecture and sizes (the model config fields that "
+                          "shape tensors must match), or leave init unset")
+    model.load_state_dict(theirs)
+    logger.info("starting from the weights of %s", source)
+
+
 def plugin_callbacks(config: TrainConfig) -> list[Callback]:
     """Callbacks from every plugin's ``zoo_callbacks(train_config)`` hook.
 
@@ -88,6 +110,8 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
     if isinstance(model, str):
         torch.manual_seed(config.seed)  # the initial weights are part of what the seed reproduces
         model = create(model, **model_overrides)
+    if config.init is not None and not resume:  # a resumed run takes its weights from the checkpoint
+        start_from(model, config.init)
     prepare_out(config.out, resume=resume, overwrite=overwrite)
     objective = objective_for(model, spec.objective if spec else None)
 

@@ -108,6 +108,13 @@ def test_sample_reconstruct_encode_interpolate_on_colour_runs(runs: dict[str, Pa
     assert _zoo("-q", "interpolate", runs["dcgan"], "--out", tmp_path / "gan-i.png") == 2
 
 
+def test_a_colour_denoiser_takes_a_gray_photograph_as_rgb(runs: dict[str, Path], tmp_path: Path) -> None:
+    photo = tmp_path / "gray.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, size=(20, 30), dtype=np.uint8)).save(photo)
+    assert _zoo("-q", "reconstruct", runs["conv-dae"], "--data", photo, "--out", tmp_path / "gray-r.png") == 0
+    assert _rgb(tmp_path / "gray-r.png").width >= 30  # the photograph at its own size, in three channels
+
+
 def test_eval_on_colour_runs(runs: dict[str, Path], tmp_path: Path) -> None:
     assert _zoo("-q", "eval", runs["conv-dae"], "--seeds", 1) == 0
     written = json.loads((runs["conv-dae"] / "metrics.json").read_text())

@@ -142,6 +142,23 @@ def test_the_denoiser_draws_a_noise_level_per_image_in_its_range() -> None:
         zoo.create("conv-dae", noise_range=(0.3, 0.1))
 
 
+def test_the_denoiser_can_learn_without_a_colour_prior() -> None:
+    model = zoo.create("conv-dae", data_shape=(3, 4, 4), depth=2, width=2, channel_shuffle=1.0)
+    clean = torch.stack([torch.full((4, 4), float(v)) for v in (0.1, 0.5, 0.9)]).expand(256, 3, 4, 4)
+    shuffled = model.shuffle_channels(clean, generator=torch.Generator().manual_seed(0))
+    values = shuffled[:, :, 0, 0]  # (256, 3): one value per channel, a permutation of (0.1, 0.5, 0.9) per image
+    assert torch.equal(values.sort(dim=1).values, clean[:, :, 0, 0])
+    assert len({tuple(row) for row in values.tolist()}) == 6  # every order of three channels occurs
+    assert (shuffled == shuffled[:, :, :1, :1]).all()  # whole channels move, not pixels
+    kept = zoo.create("conv-dae", data_shape=(3, 4, 4), depth=2, width=2)  # channel_shuffle=0 by default
+    assert kept.shuffle_channels(clean) is clean
+    gray = zoo.create("conv-dae", data_shape=(1, 4, 4), depth=2, width=2, channel_shuffle=1.0)
+    assert torch.equal(gray.shuffle_channels(clean[:, :1]), clean[:, :1])
+    half = zoo.create("conv-dae", data_shape=(3, 4, 4), depth=2, width=2, channel_shuffle=0.5)
+    moved = (half.shuffle_channels(clean, generator=torch.Generator().manual_seed(1)) != clean).flatten(1).any(1)
+    assert 0.3 < float(moved.float().mean()) < 0.55  # half the images drawn, 5/6 of those reordered
+
+
 def test_the_denoiser_keeps_its_output_on_any_size_after_save_and_load(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = zoo.create("conv-dae", data_shape=(3, 8, 8), depth=3, width=4).eval()

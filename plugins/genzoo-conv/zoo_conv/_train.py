@@ -146,7 +146,7 @@ def ae_objective(model: Any) -> Any:
 def dae_objective(model: Any) -> Any:
     from zoo.train import Reconstruction
 
-    return Reconstruction(loss="mse", corruption=model.corrupt)
+    return Reconstruction(loss="mse", corruption=model.corrupt, transform=model.shuffle_channels)
 
 
 def vae_objective(model: Any) -> Any:

@@ -6,7 +6,8 @@ is fully convolutional: trained on 32x32 or 64x64 crops, it denoises a whole pho
 ``data_shape`` only says which crops it trains and is evaluated on (and the channel count every input needs).
 
 Training corrupts each clean image with Gaussian noise of a standard deviation drawn per image, uniformly in
-``noise_range`` (blind denoising: one model for every level in it), and reconstructs the clean image (MSE).
+``noise_range`` (blind denoising: one model for every level in it), and reconstructs the clean image (MSE);
+``channel_shuffle`` reorders the channels of some training images first, so that colour is no prior.
 The model has no bottleneck: its code (``encode``) is the denoised image itself, flattened, and ``decode``
 reshapes it back, so that the tools made for autoencoders (``zoo reconstruct``, ``zoo eval``'s denoising
 metrics) use it as they are.
@@ -43,6 +44,11 @@ class ConvDAEConfig(zoo.ModelConfig):
     noise_range: Annotated[tuple[Sigma, Sigma], BeforeValidator(_list_to_tuple)] = Field(
         (5 / 255, 50 / 255), description="training noise: a Gaussian standard deviation drawn per image, "
         "uniformly in [low, high] (a blind denoiser); equal bounds train for one level"
+    )
+    channel_shuffle: float = Field(
+        0.0, ge=0.0, le=1.0, description="training augmentation: the probability that an image's channels are put "
+        "in a random order (target and input alike), so that a colour denoiser learns no colour prior from its "
+        "few training photographs; no effect on 1-channel data"
     )
 
     @pydantic.model_validator(mode="after")
@@ -109,6 +115,17 @@ class ConvDAE(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         return z.view(-1, *self.config.data_shape)  # (N, C, H, W)
+
+    def shuffle_channels(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        """``x`` ``(N, C, H, W)`` with each image's channels in a random order, with probability
+        ``channel_shuffle`` per image (``Reconstruction``'s ``transform`` in training)."""
+        n, c = x.shape[0], x.shape[1]
+        if c < 2 or self.config.channel_shuffle == 0:
+            return x
+        order = rand(n, c, device=x.device, dtype=torch.float32, generator=generator).argsort(dim=1)  # (N, C)
+        shuffled = x.gather(1, order.view(n, c, 1, 1).expand_as(x))
+        chosen = rand(n, 1, 1, 1, device=x.device, dtype=torch.float32, generator=generator)
+        return torch.where(chosen < self.config.channel_shuffle, shuffled, x)  # (N, C, H, W)
 
     def corrupt(self, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         """``x`` ``(N, C, H, W)`` plus Gaussian noise of a per-image std drawn in ``noise_range``, clipped to [0, 1]."""
