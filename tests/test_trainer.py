@@ -169,19 +169,19 @@ def test_resume_with_changed_config_is_refused(tmp_path):
         train(AE, _cfg(tmp_path, steps=10), quiet=True, data_shape=(1, 8, 8))
 
 
-def test_init_starts_from_the_given_weights_and_refuses_other_shapes(tmp_path):
+def test_init_from_starts_from_the_given_weights_and_refuses_other_shapes(tmp_path):
     base = train(AE, _cfg(tmp_path, "base", steps=5), quiet=True, data_shape=(1, 8, 8))
     # A learning rate too small to move a weight: what the fine-tuned run holds is what it started from.
-    tuned = train(AE, _cfg(tmp_path, "tuned", steps=1, init=str(base.out), optimizer={"lr": 1e-12}), quiet=True,
+    tuned = train(AE, _cfg(tmp_path, "tuned", steps=1, init_from=str(base.out), optimizer={"lr": 1e-12}), quiet=True,
                   data_shape=(1, 8, 8))
     a, b = load_file(base.out / "model.safetensors"), load_file(tuned.out / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     fresh = load_file(train(AE, _cfg(tmp_path, "fresh", steps=1, optimizer={"lr": 1e-12}), quiet=True,
                             data_shape=(1, 8, 8)).out / "model.safetensors")
     assert not all(torch.allclose(a[k], fresh[k], atol=1e-6) for k in a)
-    assert json.loads((tuned.out / "train_config.json").read_text())["init"] == str(base.out)
+    assert json.loads((tuned.out / "train_config.json").read_text())["init_from"] == str(base.out)
     with pytest.raises(ConfigError, match=r"do not fit this model: .*shape .*same architecture and sizes"):
-        train(AE, _cfg(tmp_path, "wider", init=str(base.out)), quiet=True, data_shape=(1, 8, 8), latent_dim=7)
+        train(AE, _cfg(tmp_path, "wider", init_from=str(base.out)), quiet=True, data_shape=(1, 8, 8), latent_dim=7)
     assert not (tmp_path / "wider").exists()
 
 

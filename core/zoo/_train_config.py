@@ -78,9 +78,9 @@ class TrainConfig(_Frozen):
                         description="live logging: none, tensorboard, or a logger a plugin provides")
     # Fine-tuning: the weights training starts from (a run directory, a pretrained entry or hf-hub:org/repo) in
     # place of a fresh initialisation; they must have the model's tensors, names and shapes. Optimizers start fresh.
-    init: str | None = Field(None, min_length=1, max_length=4096,
-                             description="start from these weights (fine-tuning): a run directory, an entry "
-                             "name.tag or hf-hub:org/repo with the model's tensors")
+    init_from: str | None = Field(None, min_length=1, max_length=4096,
+                                  description="start from these weights (fine-tuning): a run directory, an "
+                                  "entry name.tag or hf-hub:org/repo with the model's tensors")
     out: str = "runs/run"
 
     @pydantic.model_validator(mode="after")

@@ -36,7 +36,7 @@ def run_train(args: argparse.Namespace) -> int:
     _merge(train_values, set_train)
     for field, value in (("data", args.data), ("epochs", args.epochs), ("steps", args.steps),
                          ("batch_size", args.batch_size), ("seed", args.seed),
-                         ("init", args.init)):
+                         ("init_from", args.init_from)):
         if value is not None:
             train_values[field] = value
     if args.epochs is not None or args.steps is not None:  # the duration given now replaces the recorded one

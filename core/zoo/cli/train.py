@@ -50,7 +50,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="global batch size (default 64)")
     p.add_argument("--lr", type=float, help="learning rate of every network's optimizer (default 1e-3)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-    p.add_argument("--init", metavar="SOURCE", help="fine-tune: start from these weights (a run directory, an "
+    p.add_argument("--init-from", metavar="SOURCE", help="fine-tune: start from these weights (a run directory, an "
                    "entry name.tag or hf-hub:org/repo of the same architecture and sizes) instead of random ones")
     p.add_argument("--out", help="run directory (default runs/NAME)")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out (only a folder "

@@ -16,7 +16,7 @@ from zoo._specs import Data
 from zoo._train_config import with_recipe
 from zoo.data import StreamedData, check_compatible, load_dataset
 from zoo.data._load import training_augment
-from zoo.errors import ConfigError, DataError, ZooError
+from zoo.errors import ConfigError, DataError, LoadError, ZooError
 from zoo.protocols import ConditionalGenerator, data_shape_of, sampler_of
 from zoo.train._callbacks import Callback, EarlyStopping, MetricsLog, Progress, RunArtifacts, SampleSnapshots
 from zoo.train._config import TrainConfig
@@ -59,12 +59,15 @@ def check_label_range(model: nn.Module, objective: object, *splits: Data | Strea
 
 
 def start_from(model: nn.Module, source: str) -> None:
-    """Copy the weights of ``source`` (``TrainConfig.init``: a run directory, an entry or a Hub id) into ``model``.
+    """Copy the weights of ``source`` (``TrainConfig.init_from``: a run directory, an entry or a Hub id) into ``model``.
 
     Every tensor must match by name and shape; anything else is a ConfigError listing the first differences,
     since a partial copy would fine-tune a model that is silently part random.
     """
-    theirs = load_model(source).state_dict()
+    try:
+        theirs = load_model(source).state_dict()
+    except LoadError as exc:  # the same error, saying which option named the source
+        raise type(exc)(f"init_from={source!r}: {exc.message}", **exc.fields()) from None
     ours = model.state_dict()
     problems = [f"{key}: missing in {source!r}" for key in ours if key not in theirs]
     problems += [f"{key}: not in this model" for key in theirs if key not in ours]
@@ -72,9 +75,9 @@ def start_from(model: nn.Module, source: str) -> None:
                  for key, value in ours.items() if key in theirs and theirs[key].shape != value.shape]
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise ConfigError(f"init={source!r}: its weights do not fit this model: {'; '.join(problems[:5])}{more}; "
+        raise ConfigError(f"init_from={source!r}: its weights do not fit this model: {'; '.join(problems[:5])}{more}; "
                           "start from weights of the same architecture and sizes (the model config fields that "
-                          "shape tensors must match), or leave init unset")
+                          "shape tensors must match), or leave init_from unset")
     model.load_state_dict(theirs)
     logger.info("starting from the weights of %s", source)
 
@@ -110,8 +113,8 @@ def train(model: nn.Module | str, config: TrainConfig | None = None, *, resume: 
     if isinstance(model, str):
         torch.manual_seed(config.seed)  # the initial weights are part of what the seed reproduces
         model = create(model, **model_overrides)
-    if config.init is not None and not resume:  # a resumed run takes its weights from the checkpoint
-        start_from(model, config.init)
+    if config.init_from is not None and not resume:  # a resumed run takes its weights from the checkpoint
+        start_from(model, config.init_from)
     prepare_out(config.out, resume=resume, overwrite=overwrite)
     objective = objective_for(model, spec.objective if spec else None)
 
