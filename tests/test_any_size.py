@@ -219,9 +219,15 @@ def test_reconstruct_names_the_nearest_size_the_model_takes(saved: Path, tmp_pat
     photo = _photo(tmp_path / "odd.png", 41, 30)
     code = main(["reconstruct", str(saved), "--data", str(photo), "--out", str(tmp_path / "x.png")])
     _one_error_line(code, capsys.readouterr().err, r"not 41x30 pixels; the nearest size it takes is 40x32")
+    # A gray photograph is an RGB one with three equal channels: a colour model takes it as that.
     gray = _photo(tmp_path / "gray.png", 40, 32, mode="L")
-    code = main(["reconstruct", str(saved), "--data", str(gray), "--out", str(tmp_path / "x.png")])
-    _one_error_line(code, capsys.readouterr().err, r"3 channel\(s\), of many sizes, but the data has 1")
+    assert main(["reconstruct", str(saved), "--data", str(gray), "--out", str(tmp_path / "x.png"), "-q"]) == 0
+    with Image.open(tmp_path / "x.png") as picture:
+        assert picture.mode == "RGB"
+    # The other way would throw colour away: a one-channel model refuses a colour photograph by name.
+    one = zoo.save(zoo.create(ANY, data_shape=(1, 8, 8)), tmp_path / "one-channel")
+    code = main(["reconstruct", str(one), "--data", str(photo), "--out", str(tmp_path / "y.png")])
+    _one_error_line(code, capsys.readouterr().err, r"1 channel\(s\), of many sizes, but the data has 3")
 
 
 def test_small_images_of_one_size_keep_the_grid(saved: Path, tmp_path: Path) -> None:
