@@ -26,7 +26,7 @@ import re
 import stat
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -574,6 +574,20 @@ def _tied_names(path: Path, metadata: dict[str, str], expected: dict[str, torch.
     return tied
 
 
+def tensor_differences(expected: Mapping[str, torch.Tensor], given: Mapping[str, torch.Tensor], *,
+                       source: str) -> tuple[list[str], list[str], list[str]]:
+    """How ``given`` tensors differ from a model's ``expected`` state dict: the names missing, the names
+    unexpected, and ``"name: SOURCE shape dtype, model shape dtype"`` for each one of another shape or dtype."""
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    wrong = sorted(
+        f"{k}: {source} {tuple(given[k].shape)} {given[k].dtype}, model {tuple(v.shape)} {v.dtype}"
+        for k, v in expected.items()
+        if k in given and (given[k].shape != v.shape or given[k].dtype != v.dtype)
+    )
+    return missing, unexpected, wrong
+
+
 def _load_into(model: nn.Module, weights: _Weights) -> None:
     path, tensors = weights.path, dict(weights.tensors)
     expected = model.state_dict()
@@ -581,13 +595,7 @@ def _load_into(model: nn.Module, weights: _Weights) -> None:
     for alias, name in tied.items():
         if alias in expected and name in tensors and alias not in tensors:
             tensors[alias] = tensors[name]
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(
-        f"{k}: file {tuple(tensors[k].shape)} {tensors[k].dtype}, model {tuple(v.shape)} {v.dtype}"
-        for k, v in expected.items()
-        if k in tensors and (tensors[k].shape != v.shape or tensors[k].dtype != v.dtype)
-    )
+    missing, unexpected, wrong = tensor_differences(expected, tensors, source="file")
     if missing or unexpected or wrong:
         parts = [f"missing: {missing}"] if missing else []
         parts += [f"unexpected: {unexpected}"] if unexpected else []

@@ -12,6 +12,7 @@ from torch import nn
 from zoo._registry import call_hook, get_registry
 from zoo._resolve import create
 from zoo._resolve import load as load_model
+from zoo._serialization import tensor_differences
 from zoo._specs import Data
 from zoo._train_config import with_recipe
 from zoo.data import StreamedData, check_compatible, load_dataset
@@ -68,16 +69,14 @@ def start_from(model: nn.Module, source: str) -> None:
         theirs = load_model(source).state_dict()
     except LoadError as exc:  # the same error, saying which option named the source
         raise type(exc)(f"init_from={source!r}: {exc.message}", **exc.fields()) from None
-    ours = model.state_dict()
-    problems = [f"{key}: missing in {source!r}" for key in ours if key not in theirs]
-    problems += [f"{key}: not in this model" for key in theirs if key not in ours]
-    problems += [f"{key}: shape {tuple(theirs[key].shape)} in {source!r}, {tuple(value.shape)} here"
-                 for key, value in ours.items() if key in theirs and theirs[key].shape != value.shape]
-    if problems:
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise ConfigError(f"init_from={source!r}: its weights do not fit this model: {'; '.join(problems[:5])}{more}; "
-                          "start from weights of the same architecture and sizes (the model config fields that "
-                          "shape tensors must match), or leave init_from unset")
+    missing, unexpected, wrong = tensor_differences(model.state_dict(), theirs, source=source)
+    if missing or unexpected or wrong:
+        parts = [f"{label}: {names[:5]}" + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                 for label, names in (("missing", missing), ("unexpected", unexpected),
+                                      ("wrong shape or dtype", wrong)) if names]
+        raise ConfigError(f"init_from={source!r}: its weights do not fit this model: {'; '.join(parts)}; start "
+                          "from weights of the same architecture and sizes (the model config fields that shape "
+                          "tensors must match), or leave init_from unset")
     model.load_state_dict(theirs)
     logger.info("starting from the weights of %s", source)
 
