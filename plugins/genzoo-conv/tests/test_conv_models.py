@@ -325,3 +325,23 @@ def test_self_conditioned_training_fits_the_cluster_frequency(tmp_path: Path) ->
     assert int(model.discriminator.cluster_updates) == 4  # the counter runs on; the centroids held after 2
     frequency = model.cluster_frequency
     assert float(frequency.sum()) == pytest.approx(1.0) and not torch.equal(frequency, torch.full((3,), 1 / 3))
+
+
+@pytest.mark.parametrize("clusters", [0, 3])
+def test_temperature_scales_the_sampled_noise_but_not_training_or_the_cluster_pick(clusters: int) -> None:
+    fields = {**_SELF_CONDITIONED, "clusters": clusters}
+    warm = zoo.create("dcgan", **fields).eval()
+    cool = zoo.create("dcgan", **fields, temperature=0.5).eval()
+    cool.load_state_dict(warm.state_dict())
+    latents = torch.randn(6, warm.sampling_generator.latent_dim, generator=torch.Generator().manual_seed(0))
+    scaled = latents.clone()
+    scaled[:, : fields["latent_dim"]] *= 0.5  # the noise; a self-conditioned latent's last coordinate picks the cluster
+    drawn = cool.sample(6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(drawn, warm.sampling_generator(scaled))
+    assert not torch.allclose(drawn, warm.sample(6, generator=torch.Generator().manual_seed(0)))
+    if not clusters:  # training draws its fakes at temperature 1
+        torch.manual_seed(1)
+        trained_cool = cool.generator.sample(4)
+        torch.manual_seed(1)
+        assert torch.equal(trained_cool, warm.generator.sample(4))

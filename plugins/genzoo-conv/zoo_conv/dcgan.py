@@ -59,6 +59,11 @@ class DCGANConfig(zoo.ModelConfig):
     augment_translation: float = Field(
         0.0, ge=0.0, le=0.5, description="shift the discriminator's inputs by up to this fraction (0: off)"
     )
+    temperature: float = Field(
+        1.0, gt=0.0, le=1.0, description="scale of the noise that sample() draws (the truncation trick of Brock "
+        "et al. 2019): below 1 trades variety for fidelity. Training always draws at 1; with clusters, only the "
+        "noise within a cluster is scaled, not the clusters' frequencies"
+    )
     # Self-conditioning (Liu et al. 2020), no labels needed: see zoo_conv.self_conditioned.
     clusters: int = Field(
         0, ge=0, le=1000, description="self-conditioning: group the training images into this many clusters "
@@ -160,6 +165,7 @@ class ConvGenerator(nn.Module):
         super().__init__()
         self.data_shape = config.data_shape
         self.latent_dim = config.latent_dim
+        self.temperature = config.temperature
         widths, (h, w), bn = config.generator_widths(), config.bottom(), config.generator_batchnorm
         self.start = (widths[0], h, w)
         self.project = nn.Linear(config.latent_dim, widths[0] * h * w, bias=not bn)
@@ -174,15 +180,24 @@ class ConvGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
+        """The map samples are drawn with (and that export traces): the noise is scaled by ``temperature``."""
+        return self.synthesize(self.temperature * z)
+
+    def synthesize(self, z: Tensor) -> Tensor:
+        """Noise ``(N, latent_dim)`` -> images ``(N, C, H, W)``, unscaled (training's map)."""
         x = self.project(z).view(-1, *self.start)  # (N, g 2^(s-1), H/2^s, W/2^s)
         x = self.net(self.project_norm(x))  # (N, C, H, W), doubling the sides s times
         return x.sigmoid()  # (N, C, H, W) in [0, 1]
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples from z ~ N(0, I); keeps the graph, since the trainer backpropagates through it."""
+        """``n`` training fakes from z ~ N(0, I), at temperature 1; keeps the graph, since the trainer
+        backpropagates through it."""
+        return self.synthesize(self.noise(n, generator))  # (n, C, H, W)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``(n, latent_dim)`` standard normal noise on the generator's device."""
         weight = self.project.weight
-        z = randn(n, self.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)
-        return self(z)  # (n, C, H, W)
+        return randn(n, self.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)
 
 
 class ConvDiscriminator(nn.Module):
@@ -223,9 +238,10 @@ class DCGAN(GANWithEMA):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples ``(n, C, H, W)`` in [0, 1], from the moving-average generator when there is one.
+        """``n`` samples ``(n, C, H, W)`` in [0, 1] at ``temperature``, from the moving-average generator when there
+        is one.
 
         Without autograd history: training draws its fakes from ``generator.sample``, which keeps the graph.
         """
         source: ConvGenerator = self.sampling_generator  # type: ignore[assignment]
-        return source.sample(n, generator=generator)
+        return source(source.noise(n, generator))  # at ``temperature``

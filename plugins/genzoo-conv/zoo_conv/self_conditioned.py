@@ -88,9 +88,9 @@ class ClusteringDiscriminator(nn.Module):
 
 class SelfConditionedGenerator(nn.Module):
     """Latents ``(N, latent_dim + 1)`` -> images ``(N, C, H, W)`` in [0, 1]: the last coordinate picks the
-    cluster (its normal CDF against the cumulative ``cluster_frequency``), the others feed ``.network``, the
-    conditional generator. A Gaussian latent thus draws clusters at their frequency, and a whole draw is one
-    function of the latents, as for any unconditional generator (and so exports to one graph)."""
+    cluster (its normal CDF against the cumulative ``cluster_frequency``), the others, scaled by ``temperature``,
+    feed ``.network``, the conditional generator. A Gaussian latent thus draws clusters at their frequency, and a
+    whole draw is one function of the latents, as for any unconditional generator (and so exports to one graph)."""
 
     cluster_frequency: Tensor  # (clusters,)
 
@@ -98,6 +98,7 @@ class SelfConditionedGenerator(nn.Module):
         super().__init__()
         self.network = ConditionalConvGenerator(config=config.conditional())
         self.latent_dim = config.latent_dim + 1
+        self.temperature = config.temperature
         self.register_buffer("cluster_frequency", torch.full((config.clusters,), 1.0 / config.clusters))
 
     def clusters(self, picks: Tensor) -> Tensor:
@@ -107,7 +108,8 @@ class SelfConditionedGenerator(nn.Module):
         return (quantiles.unsqueeze(1) >= edges).long().sum(1)  # (N,) in 0 .. clusters - 1
 
     def forward(self, latents: Tensor) -> Tensor:
-        return self.network(latents[:, :-1], self.clusters(latents[:, -1]))
+        # Sampling only (training draws through .network): the noise, not the cluster pick, is scaled.
+        return self.network(self.temperature * latents[:, :-1], self.clusters(latents[:, -1]))
 
 
 class SelfConditionedDCGAN(GANWithEMA):
@@ -148,8 +150,8 @@ class SelfConditionedDCGAN(GANWithEMA):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` samples ``(n, C, H, W)`` in [0, 1], clusters drawn at their frequency; from the moving-average
-        generator when there is one."""
+        """``n`` samples ``(n, C, H, W)`` in [0, 1], clusters drawn at their frequency and the noise at
+        ``temperature``; from the moving-average generator when there is one."""
         source = self.sampling_generator
         weight = self.generator.network.project.weight
         latents = randn(n, self.generator.latent_dim, device=weight.device, dtype=weight.dtype, generator=generator)
