@@ -309,8 +309,8 @@ def test_cli_publish_pushes_an_entry(hub: HubServer, tmp_path: Path, monkeypatch
 
 # Re-evaluating a generator takes 10-15 s on the 2-core machine: those run with -m slow.
 EVALUATED = [
-    pytest.param(entry, id=entry.name, marks=[pytest.mark.slow] if entry.architecture in ("dense-gan", "dense-vae")
-                 else [])
+    pytest.param(entry, id=entry.name,
+                 marks=[pytest.mark.slow] if entry.architecture in ("dense-gan", "dense-vae", "dense-cgan") else [])
     for entry in ENTRIES if entry.metrics is not None and entry.metrics.split == "test"
 ]
 
